@@ -1,0 +1,45 @@
+"""Importers: one function per source format, each yielding validated records or passages.
+
+`FORMATS` is the single registry the CLI reads; a new format is one function and one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ..errors import MedinjectError
+from ..records import Passage, Record
+from .exchange import read_hub, read_reference_eval
+from .mcqa import read_frenchmedmcqa, read_medqa, read_mmlu
+from .passages import read_e3c, read_morfitt
+
+Importer = Callable[..., Iterator[Record | Passage]]
+
+FORMATS: dict[str, Importer] = {
+    "frenchmedmcqa": read_frenchmedmcqa,
+    "medqa": read_medqa,
+    "mmlu": read_mmlu,
+    "medinjection": read_hub,
+    "reference-eval": read_reference_eval,
+    "e3c": read_e3c,
+    "morfitt": read_morfitt,
+}
+
+PASSAGE_FORMATS = {"e3c", "morfitt"}
+
+
+def get_importer(name: str) -> Importer:
+    if name == "generic":
+        from .generic import read_generic
+
+        return read_generic
+    try:
+        return FORMATS[name]
+    except KeyError:
+        known = ", ".join(sorted([*FORMATS, "generic"]))
+        raise MedinjectError(f"unknown format {name!r}; known formats: {known}") from None
+
+
+def ingest(path: str | Path, fmt: str, **kwargs) -> Iterator[Record | Passage]:
+    return get_importer(fmt)(Path(path), **kwargs)

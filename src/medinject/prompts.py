@@ -1,0 +1,212 @@
+"""Records to chat messages, answer formats, and the two exchange layouts.
+
+Every French word the model sees lives here, so a new language is one new table.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .records import Origin, Record, Task
+
+PROMPT_VERSION = "fr-v1"
+
+FR = {
+    "system": "Vous êtes un assistant médical expert. Vous répondez en français, avec exactitude et concision.",
+    "instruction": {
+        Task.MCQU: "Répondez à la question à choix multiples suivante. Une seule réponse est correcte. "
+                   "Répondez uniquement par la lettre de la bonne réponse.",
+        Task.MCQ: "Répondez à la question à choix multiples suivante. Une ou plusieurs réponses sont correctes. "
+                  "Répondez uniquement par les lettres des bonnes réponses, séparées par des virgules "
+                  "(par exemple : A, C).",
+        Task.OEQ: "Répondez à la question médicale suivante de manière précise et concise.",
+    },
+    "context": "Contexte :",
+    "question": "Question :",
+    "options": "Options :",
+}
+
+ANSWER_SEPARATOR = ", "
+
+_CONTEXT_HEAD = FR["context"] + "\n"
+_QUESTION_HEAD = FR["question"] + " "
+_OPTIONS_HEAD = "\n\n" + FR["options"] + "\n"
+_OPTION_LINE = re.compile(r"^([A-Z])\. (.*)$")
+
+
+def format_answer(letters: list[str]) -> str:
+    """The multi-answer format: letters separated by commas (`A, C`)."""
+    return ANSWER_SEPARATOR.join(letters)
+
+
+def assistant_text(record: Record) -> str:
+    return format_answer(record.letters) if record.is_choice else str(record.answer)
+
+
+def user_text(record: Record) -> str:
+    parts = [record.instruction or FR["instruction"][record.task]]
+    if record.context:
+        parts.append(_CONTEXT_HEAD + record.context)
+    body = _QUESTION_HEAD + record.question
+    if record.is_choice:
+        body += _OPTIONS_HEAD + "\n".join(f"{k}. {v}" for k, v in record.options.items())
+    parts.append(body)
+    return "\n\n".join(parts)
+
+
+def to_messages(record: Record, *, with_answer: bool = True, system: bool = True) -> list[dict[str, str]]:
+    """System, user and (for training) assistant messages for one record."""
+    msgs = [{"role": "system", "content": FR["system"]}] if system else []
+    msgs.append({"role": "user", "content": user_text(record)})
+    if with_answer:
+        msgs.append({"role": "assistant", "content": assistant_text(record)})
+    return msgs
+
+
+def parse_user_text(text: str) -> dict[str, Any]:
+    """Invert `user_text`: instruction, context, question and options."""
+    instruction, sep, rest = text.partition("\n\n")
+    if not sep:
+        raise ValueError("no blank line after the instruction")
+    context = None
+    if rest.startswith(_CONTEXT_HEAD):
+        cut = rest.rfind("\n\n" + _QUESTION_HEAD)
+        if cut < 0:
+            raise ValueError(f"no '{FR['question']}' after the context")
+        context, rest = rest[len(_CONTEXT_HEAD):cut], rest[cut + 2:]
+    if not rest.startswith(_QUESTION_HEAD):
+        raise ValueError(f"missing '{FR['question']}'")
+    rest = rest[len(_QUESTION_HEAD):]
+    options: dict[str, str] = {}
+    cut = rest.rfind(_OPTIONS_HEAD)
+    if cut >= 0:
+        for line in rest[cut + len(_OPTIONS_HEAD):].split("\n"):
+            m = _OPTION_LINE.match(line)
+            if not m:
+                raise ValueError(f"option line {line!r} is not 'X. text'")
+            options[m.group(1)] = m.group(2)
+        rest = rest[:cut]
+    return {"instruction": instruction, "context": context, "question": rest, "options": options}
+
+
+def default_instruction(instruction: str) -> tuple[Task | None, str | None]:
+    """(task, None) when `instruction` is one of ours, else (None, instruction)."""
+    for task, text in FR["instruction"].items():
+        if instruction == text:
+            return task, None
+    return None, instruction
+
+
+_LETTER_TOKEN = re.compile(r"[A-Za-z]+")
+
+
+def parse_letters(text: str, options: list[str] | str, *, strict: bool = True) -> list[str] | None:
+    """Letters in an answer like `A, C`; None when the answer is invalid.
+
+    Strict: every word must be a single option letter (any other letter or word invalidates the answer).
+    Lenient: single capital letters among the options are collected and the rest ignored.
+    Duplicates collapse; the result follows option order.
+    """
+    allowed = list(options)
+    words = _LETTER_TOKEN.findall(text)
+    if strict:
+        if any(len(w) != 1 or w.upper() not in allowed for w in words):
+            return None
+        if re.sub(r"[A-Za-z,\s]", "", text):
+            return None
+        found = {w.upper() for w in words}
+    else:
+        found = {w for w in words if len(w) == 1 and w in allowed}
+    return [a for a in allowed if a in found]
+
+
+# ------------------------------------------------------- exchange layouts ----
+
+_EXTRA_KEYS = ("id", "source", "split", "lang", "parent_id", "meta")
+
+
+def to_hub(record: Record) -> dict[str, Any]:
+    """MedInjection-FR hub layout (`instruction`, `context`, `answer`, `type`, `origin`), plus our ids."""
+    instruction = user_text(record.model_copy(update={"context": None}))
+    row = {
+        "instruction": instruction,
+        "context": record.context or "",
+        "answer": assistant_text(record),
+        "type": record.task.value,
+        "origin": record.origin.value,
+    }
+    row.update({k: getattr(record, k) for k in _EXTRA_KEYS})
+    return row
+
+
+def from_hub(row: dict[str, Any], *, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Record fields from a hub-layout row (validate them with `Record`)."""
+    defaults = defaults or {}
+    task = Task(str(row.get("type", "")).strip().lower())
+    parsed = parse_user_text(str(row["instruction"]))
+    _, instruction = default_instruction(parsed["instruction"])
+    answer: Any = str(row["answer"])
+    if task is not Task.OEQ:
+        answer = [a.strip().upper() for a in answer.split(",") if a.strip()]
+    fields = {
+        "task": task,
+        "question": parsed["question"],
+        "options": parsed["options"],
+        "answer": answer,
+        "context": row.get("context") or None,
+        "instruction": instruction,
+        "origin": Origin(row.get("origin") or defaults.get("origin")),
+    }
+    for k in _EXTRA_KEYS:
+        if row.get(k) is not None:
+            fields[k] = row[k]
+        elif k in defaults:
+            fields[k] = defaults[k]
+    return fields
+
+
+def to_reference_eval(record: Record) -> dict[str, Any]:
+    """The reference evaluation JSON item: `messages` (no answer), `classes`, `answer`."""
+    item = {
+        "messages": to_messages(record, with_answer=False),
+        "classes": list(record.options),
+        "answer": record.letters if record.is_choice else record.answer,
+        "task": record.task.value,
+        "origin": record.origin.value,
+    }
+    item.update({k: getattr(record, k) for k in _EXTRA_KEYS})
+    return item
+
+
+def from_reference_eval(item: dict[str, Any], *, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    defaults = defaults or {}
+    user = next((m["content"] for m in item["messages"] if m.get("role") == "user"), None)
+    if user is None:
+        raise ValueError("messages: no user message")
+    parsed = parse_user_text(user)
+    task_from_text, instruction = default_instruction(parsed["instruction"])
+    answer = item["answer"]
+    if item.get("task"):
+        task = Task(item["task"])
+    elif task_from_text is not None:
+        task = task_from_text
+    elif not item.get("classes"):
+        task = Task.OEQ
+    else:
+        task = Task.MCQU if len(answer) == 1 else Task.MCQ
+    fields = {
+        "task": task,
+        "question": parsed["question"],
+        "options": parsed["options"],
+        "answer": answer,
+        "context": parsed["context"],
+        "instruction": instruction,
+        "origin": Origin(item.get("origin") or defaults.get("origin")),
+    }
+    for k in _EXTRA_KEYS:
+        if item.get(k) is not None:
+            fields[k] = item[k]
+        elif k in defaults:
+            fields[k] = defaults[k]
+    return fields

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("toy-model")
+    def toy_model(
+        out: Path = typer.Argument(..., help="Folder to write the model and tokenizer to."),
+        size: str = typer.Option("tiny", help="tiny (~1M parameters, tests) or small (~20M, benchmarks)."),
+        seed: int = typer.Option(0, help="Seed of the random initialisation."),
+    ) -> None:
+        """Build a randomly initialised Qwen3-architecture model offline (its scores mean nothing)."""
+        from .toymodel import build_toy_model
+
+        path = build_toy_model(out, size=size, seed=seed)
+        typer.echo(f"toy model ({size}) written to {path}")
