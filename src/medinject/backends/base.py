@@ -1,0 +1,60 @@
+"""The one small protocol every LLM caller uses: translation, synthesis, judging and evaluation.
+
+Callers build `ChatRequest`s and hand a batch to `Backend.generate`; caching, retries, concurrency and
+cost accounting live behind it, once. A request that finally fails comes back as a `ChatResponse` with
+`error` set, never as an exception, so a caller can always account for every item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: list[dict[str, str]]
+    max_tokens: int = 512
+    temperature: float = 0.0
+    json_schema: dict[str, Any] | None = None  # structured output when the backend supports it
+    seed: int | None = None
+    tag: str = ""  # caller's label (item id); not part of the cache key
+
+    def cache_key(self, model: str) -> str:
+        payload = {k: v for k, v in asdict(self).items() if k != "tag"}
+        payload["model"] = model
+        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class ChatResponse:
+    text: str | None
+    parsed: Any = None  # the JSON object when a json_schema was asked for and the output validated
+    usage: dict[str, int] = field(default_factory=dict)  # prompt_tokens, completion_tokens
+    cost: float = 0.0
+    error: str | None = None  # why the request finally failed (after retries)
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.text is not None
+
+
+Progress = Callable[[ChatResponse], None]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+    model: str
+
+    def generate(self, requests: Sequence[ChatRequest], *, on_result: Progress | None = None
+                 ) -> list[ChatResponse]:
+        """One response per request, in order; `on_result` is called as each one completes."""
+        ...
+
+    def close(self) -> None: ...
