@@ -20,7 +20,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "medinject.ingest.commands",
     "medinject.toy_commands",
-    
+
 ]
 
 
