@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except MedinjectError as e:
         print(f"error: {e}", file=sys.stderr)
         code = 2
+    except OSError as e:  # unreadable input, unwritable output, full disk: the user's to fix, not a bug
+        print(f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        code = 2
     except click.exceptions.Exit as e:
         code = e.exit_code
     except click.ClickException as e:
