@@ -20,6 +20,8 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "medinject.ingest.commands",
     "medinject.toy_commands",
+    "medinject.file_commands",
+    "medinject.demo",
 
 ]
 

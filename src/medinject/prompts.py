@@ -5,6 +5,7 @@ Every French word the model sees lives here, so a new language is one new table.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -64,28 +65,40 @@ def to_messages(record: Record, *, with_answer: bool = True, system: bool = True
     return msgs
 
 
-def parse_user_text(text: str) -> dict[str, Any]:
-    """Invert `user_text`: instruction, context, question and options."""
-    instruction, sep, rest = text.partition("\n\n")
-    if not sep:
-        raise ValueError("no blank line after the instruction")
-    context = None
-    if rest.startswith(_CONTEXT_HEAD):
-        cut = rest.rfind("\n\n" + _QUESTION_HEAD)
-        if cut < 0:
-            raise ValueError(f"no '{FR['question']}' after the context")
-        context, rest = rest[len(_CONTEXT_HEAD):cut], rest[cut + 2:]
-    if not rest.startswith(_QUESTION_HEAD):
-        raise ValueError(f"missing '{FR['question']}'")
-    rest = rest[len(_QUESTION_HEAD):]
+def _parse_options(block: str) -> dict[str, str]:
+    """'A. text' lines; a line that does not start a new letter continues the option before it."""
     options: dict[str, str] = {}
-    cut = rest.rfind(_OPTIONS_HEAD)
+    last = ""
+    for line in block.split("\n"):
+        m = _OPTION_LINE.match(line)
+        if m and m.group(1) not in options:
+            last = m.group(1)
+            options[last] = m.group(2)
+        elif last:
+            options[last] += "\n" + line
+        else:
+            raise ValueError(f"instruction: option line {line!r} is not 'X. text'")
+    return options
+
+
+def parse_user_text(text: str, *, with_options: bool = True) -> dict[str, Any]:
+    """Invert `user_text`: instruction, context, question and options (read only when `with_options`)."""
+    q_head, c_head = "\n\n" + _QUESTION_HEAD, "\n\n" + _CONTEXT_HEAD
+    q_at, c_at = text.find(q_head), text.find(c_head)
+    if q_at < 0:
+        raise ValueError(f"instruction: no '{FR['question']}' part after the instruction")
+    context = None
+    if 0 <= c_at < q_at:
+        instruction = text[:c_at]
+        q_at = text.rfind(q_head)  # the context may hold blank lines of its own
+        context = text[c_at + len(c_head):q_at]
+    else:
+        instruction = text[:q_at]
+    rest = text[q_at + len(q_head):]
+    options: dict[str, str] = {}
+    cut = rest.rfind(_OPTIONS_HEAD) if with_options else -1
     if cut >= 0:
-        for line in rest[cut + len(_OPTIONS_HEAD):].split("\n"):
-            m = _OPTION_LINE.match(line)
-            if not m:
-                raise ValueError(f"option line {line!r} is not 'X. text'")
-            options[m.group(1)] = m.group(2)
+        options = _parse_options(rest[cut + len(_OPTIONS_HEAD):])
         rest = rest[:cut]
     return {"instruction": instruction, "context": context, "question": rest, "options": options}
 
@@ -140,12 +153,43 @@ def to_hub(record: Record) -> dict[str, Any]:
     return row
 
 
+def _task_value(value: Any, field: str) -> Task:
+    try:
+        return Task(str(value).strip().lower())
+    except ValueError:
+        raise ValueError(f"{field}: {value!r} is not one of mcqu, mcq, oeq") from None
+
+
+def _origin_value(value: Any) -> Origin:
+    if value is None or value == "":
+        raise ValueError("origin: missing (give --origin)")
+    try:
+        return Origin(value)
+    except ValueError:
+        raise ValueError(f"origin: {value!r} is not one of native, translated, synthetic") from None
+
+
+def _extras(row: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k in _EXTRA_KEYS:
+        if row.get(k) is not None:
+            out[k] = row[k]
+        elif k in defaults:
+            out[k] = defaults[k]
+    if isinstance(out.get("meta"), str):  # Parquet files keep meta as a JSON string
+        try:
+            out["meta"] = json.loads(out["meta"]) if out["meta"] else {}
+        except json.JSONDecodeError:
+            raise ValueError("meta: not a JSON object") from None
+    return out
+
+
 def from_hub(row: dict[str, Any], *, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """Record fields from a hub-layout row (validate them with `Record`)."""
     defaults = defaults or {}
-    task = Task(str(row.get("type", "")).strip().lower())
-    parsed = parse_user_text(str(row["instruction"]))
-    _, instruction = default_instruction(parsed["instruction"])
+    task = _task_value(row.get("type", ""), "type")
+    parsed = parse_user_text(str(row["instruction"]), with_options=task is not Task.OEQ)
+    instruction = None if parsed["instruction"] == FR["instruction"][task] else parsed["instruction"]
     answer: Any = str(row["answer"])
     if task is not Task.OEQ:
         answer = [a.strip().upper() for a in answer.split(",") if a.strip()]
@@ -156,13 +200,9 @@ def from_hub(row: dict[str, Any], *, defaults: dict[str, Any] | None = None) -> 
         "answer": answer,
         "context": row.get("context") or None,
         "instruction": instruction,
-        "origin": Origin(row.get("origin") or defaults.get("origin")),
+        "origin": _origin_value(row.get("origin") or defaults.get("origin")),
     }
-    for k in _EXTRA_KEYS:
-        if row.get(k) is not None:
-            fields[k] = row[k]
-        elif k in defaults:
-            fields[k] = defaults[k]
+    fields.update(_extras(row, defaults))
     return fields
 
 
@@ -181,20 +221,24 @@ def to_reference_eval(record: Record) -> dict[str, Any]:
 
 def from_reference_eval(item: dict[str, Any], *, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     defaults = defaults or {}
-    user = next((m["content"] for m in item["messages"] if m.get("role") == "user"), None)
-    if user is None:
+    messages = item["messages"]
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise ValueError("messages: expected a list of {role, content} objects")
+    user = next((m.get("content") for m in messages if m.get("role") == "user"), None)
+    if not isinstance(user, str):
         raise ValueError("messages: no user message")
-    parsed = parse_user_text(user)
-    task_from_text, instruction = default_instruction(parsed["instruction"])
     answer = item["answer"]
-    if item.get("task"):
-        task = Task(item["task"])
-    elif task_from_text is not None:
-        task = task_from_text
-    elif not item.get("classes"):
-        task = Task.OEQ
-    else:
-        task = Task.MCQU if len(answer) == 1 else Task.MCQ
+    task = _task_value(item["task"], "task") if item.get("task") else None
+    parsed = parse_user_text(user, with_options=task is not Task.OEQ)
+    task_from_text, _ = default_instruction(parsed["instruction"])
+    if task is None:
+        if task_from_text is not None:
+            task = task_from_text
+        elif not item.get("classes"):
+            task = Task.OEQ
+        else:
+            task = Task.MCQU if isinstance(answer, str) or len(answer) == 1 else Task.MCQ
+    instruction = None if parsed["instruction"] == FR["instruction"][task] else parsed["instruction"]
     fields = {
         "task": task,
         "question": parsed["question"],
@@ -202,11 +246,7 @@ def from_reference_eval(item: dict[str, Any], *, defaults: dict[str, Any] | None
         "answer": answer,
         "context": parsed["context"],
         "instruction": instruction,
-        "origin": Origin(item.get("origin") or defaults.get("origin")),
+        "origin": _origin_value(item.get("origin") or defaults.get("origin")),
     }
-    for k in _EXTRA_KEYS:
-        if item.get(k) is not None:
-            fields[k] = item[k]
-        elif k in defaults:
-            fields[k] = defaults[k]
+    fields.update(_extras(item, defaults))
     return fields

@@ -53,6 +53,12 @@ class Record(BaseModel):
             raise ValueError("question is empty")
         return v
 
+    @field_validator("context", "instruction")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        # Exchange layouts cannot tell an empty context from none; one spelling keeps round trips exact.
+        return v if v is None or v.strip() else None
+
     @field_validator("lang")
     @classmethod
     def _lang_code(cls, v: str) -> str:

@@ -27,6 +27,11 @@ def register(app: typer.Typer) -> None:
         from . import PASSAGE_FORMATS, get_importer
 
         importer = get_importer(fmt)
+        allowed = (".jsonl",) if fmt in PASSAGE_FORMATS else (".jsonl", ".parquet")
+        if out.suffix not in allowed:
+            raise MedinjectError(f"{out}: the output must be a {' or '.join(allowed)} file")
+        if mapping and fmt != "generic":
+            raise MedinjectError(f"--map only applies to --format generic, not {fmt}")
         kwargs = {"split": split}
         if fmt not in PASSAGE_FORMATS:
             if origin is None and fmt not in ("medinjection", "reference-eval"):

@@ -70,6 +70,9 @@ def _convert(path, rows, convert, *, origin, split, source, lang) -> Iterator[Re
         except KeyError as e:
             raise InputError(path, "missing field", field=str(e.args[0]), **where) from None
         except ValueError as e:
+            field, sep, msg = str(e).partition(": ")
+            if sep and field.isidentifier():
+                raise InputError(path, msg, field=field, **where) from None
             raise InputError(path, str(e), **where) from None
         n += 1
         fields.setdefault("id", f"{source}-{split}-{n}")

@@ -33,7 +33,11 @@ def read_frenchmedmcqa(path: Path, *, origin: Origin = Origin.NATIVE, split: str
         correct = _need(item, "correct_answers", path, **where)
         if not isinstance(answers, dict):
             raise InputError(path, "expected an object of letter to text", field="answers", **where)
-        options = {str(k).strip().upper(): str(v) for k, v in answers.items()}
+        if not isinstance(correct, list):
+            raise InputError(path, f"expected a list of letters, got {type(correct).__name__}",
+                             field="correct_answers", **where)
+        # Some items list their letters out of order (a, c, d, e, b): show them in letter order.
+        options = dict(sorted((str(k).strip().upper(), str(v)) for k, v in answers.items()))
         letters = [str(c).strip().upper() for c in correct]
         obj = {
             "id": str(_need(item, "id", path, **where)), "question": _need(item, "question", path, **where),
@@ -56,7 +60,7 @@ def read_medqa(path: Path, *, origin: Origin = Origin.NATIVE, split: str = "test
         rec = {
             "id": f"{source}-{split}-{rid if rid is not None else lineno}",
             "task": Task.MCQU, "question": _need(obj, "question", path, line=lineno),
-            "options": {str(k).strip().upper(): str(v) for k, v in options.items()},
+            "options": dict(sorted((str(k).strip().upper(), str(v)) for k, v in options.items())),
             "answer": [idx], "origin": origin, "source": source, "split": split, "lang": lang,
             "meta": {k: obj[k] for k in ("meta_info", "subject_name", "topic_name") if obj.get(k)},
         }
@@ -92,6 +96,8 @@ def read_mmlu(path: Path, *, origin: Origin = Origin.NATIVE, split: str = "test"
             if len(row) < 3:
                 raise InputError(f, f"expected question, options and answer, got {len(row)} columns", line=lineno)
             question, *opts, letter = row
+            if len(opts) > 26:
+                raise InputError(f, f"{len(opts)} options: at most 26 are supported", line=lineno)
             rec = {
                 "id": f"{source}-{subject}-{split}-{lineno}", "task": Task.MCQU, "question": question,
                 "options": dict(zip(letters_for(len(opts)), opts, strict=True)),
