@@ -38,6 +38,7 @@ class ChatResponse:
     cost: float = 0.0
     error: str | None = None  # why the request finally failed (after retries)
     cached: bool = False
+    tag: str = ""  # the request's tag, so an `on_result` callback knows which item finished
 
     @property
     def ok(self) -> bool:
@@ -58,3 +59,17 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def price_for(prices: dict[str, Any] | None, model: str) -> tuple[float, float]:
+    """(input, output) price per million tokens for `model`: `{model: {input: X, output: Y}}` or `[X, Y]`."""
+    if not prices or model not in prices:
+        return (0.0, 0.0)
+    p = prices[model]
+    if isinstance(p, dict):
+        return (float(p.get("input", 0.0)), float(p.get("output", 0.0)))
+    return (float(p[0]), float(p[1]))
+
+
+def cost_of(usage: dict[str, int], price: tuple[float, float]) -> float:
+    return (usage.get("prompt_tokens", 0) * price[0] + usage.get("completion_tokens", 0) * price[1]) / 1e6

@@ -1,0 +1,244 @@
+"""Any OpenAI-compatible chat server (OpenAI, vLLM, TGI, Ollama, llama.cpp, `transformers serve`).
+
+Asynchronous with a fixed pool of workers (bounded concurrency); transient failures (429, 5xx, timeouts,
+dropped connections, unreadable bodies) are retried with exponential backoff and full jitter, honouring
+`Retry-After`. The API key is read from the environment variable the caller names and lives only in the
+request header: it is never logged, cached or written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import MedinjectError
+from .base import ChatRequest, ChatResponse, Progress, cost_of, price_for
+from .cache import RequestCache, open_cache
+from .structured import finish, response_format
+
+OPENAI_URL = "https://api.openai.com/v1"
+# A wrong URL, model or key fails every request the same way: stop the job instead of rejecting all items.
+_FATAL = {401: "the server refused the API key", 403: "access forbidden",
+          404: "not found (check --base-url and --model)"}
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str | None = None,
+                 cache: RequestCache | str | bool | None = None, concurrency: int = 8,
+                 prices: dict[str, Any] | None = None, timeout: float = 120.0, max_retries: int = 6,
+                 backoff_base: float = 1.0, backoff_max: float = 60.0, retry_after_max: float = 300.0,
+                 structured: bool = True, extra_body: dict[str, Any] | None = None):
+        if concurrency < 1:
+            raise MedinjectError(f"concurrency must be at least 1, got {concurrency}")
+        self.model = model
+        self.base_url = (base_url or OPENAI_URL).rstrip("/")
+        # The official endpoint always needs a key; a local server gets one only when asked to.
+        if api_key_env is None and base_url is None:
+            api_key_env = "OPENAI_API_KEY"
+        self.api_key_env = api_key_env
+        self._key = None
+        if api_key_env:
+            self._key = os.environ.get(api_key_env)
+            if not self._key:
+                raise MedinjectError(f"environment variable {api_key_env} is not set (it should hold the API key)")
+        self.cache = open_cache(cache)
+        self.concurrency = concurrency
+        self.price = price_for(prices, model)
+        self.timeout, self.max_retries = timeout, max_retries
+        self.backoff_base, self.backoff_max, self.retry_after_max = backoff_base, backoff_max, retry_after_max
+        self.structured = structured
+        self.extra_body = dict(extra_body or {})
+        self.stats = {"sent": 0, "retries": 0, "cached": 0, "failed": 0}
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
+
+    # ------------------------------------------------------------ public ----
+
+    def generate(self, requests: Sequence[ChatRequest], *, on_result: Progress | None = None
+                 ) -> list[ChatResponse]:
+        coro = self.agenerate(requests, on_result=on_result)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        # Called from inside an event loop (a notebook): run ours on a thread of its own.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
+
+    async def agenerate(self, requests: Sequence[ChatRequest], *, on_result: Progress | None = None
+                        ) -> list[ChatResponse]:
+        import httpx
+
+        results: list[ChatResponse | None] = [None] * len(requests)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(len(requests)):
+            queue.put_nowait(i)
+        inflight: dict[str, asyncio.Future] = {}
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
+        timeout = httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
+
+        async with httpx.AsyncClient(base_url=self.base_url, headers=headers, limits=limits,
+                                     timeout=timeout) as client:
+            async def worker() -> None:
+                while True:
+                    try:
+                        i = queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        return
+                    resp = await self._one(client, requests[i], inflight)
+                    resp.tag = requests[i].tag
+                    results[i] = resp
+                    if on_result is not None:
+                        on_result(resp)
+
+            tasks = [asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(requests)))]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for t in tasks:
+                    t.cancel()
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+    # ---------------------------------------------------------- internals ----
+
+    async def _one(self, client, req: ChatRequest, inflight: dict[str, asyncio.Future]) -> ChatResponse:
+        key = req.cache_key(self.model)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.stats["cached"] += 1
+                return finish(req, hit)
+        if key in inflight:  # the same request twice in one batch: pay once
+            first: ChatResponse = await asyncio.shield(inflight[key])
+            self.stats["cached"] += 1
+            if first.text is None:
+                return ChatResponse(text=None, error=first.error)
+            return finish(req, ChatResponse(text=first.text, usage=dict(first.usage), cached=True))
+        fut = asyncio.get_running_loop().create_future()
+        inflight[key] = fut
+        try:
+            resp = await self._send(client, req, key)
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved
+            raise
+        finally:
+            inflight.pop(key, None)
+        fut.set_result(resp)
+        return resp
+
+    def _body(self, req: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": req.messages, "max_tokens": req.max_tokens,
+                                "temperature": req.temperature}
+        if req.seed is not None:
+            body["seed"] = req.seed
+        if req.json_schema is not None and self.structured:
+            body["response_format"] = response_format(req.json_schema)
+        body.update(self.extra_body)
+        return body
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** attempt))
+
+    async def _send(self, client, req: ChatRequest, key: str) -> ChatResponse:
+        import httpx
+
+        last = "no attempt"
+        attempt = 0
+        while attempt <= self.max_retries:
+            body = self._body(req)
+            try:
+                self.stats["sent"] += 1
+                text, usage = await self._post(client, body)
+            except _Transient as e:
+                last = e.reason
+                attempt += 1
+                if attempt > self.max_retries:
+                    break
+                self.stats["retries"] += 1
+                delay = e.retry_after if e.retry_after is not None else self._backoff(attempt)
+                await asyncio.sleep(min(delay, self.retry_after_max) + random.uniform(0, 0.05))
+                continue
+            except _ItemError as e:
+                self.stats["failed"] += 1
+                return ChatResponse(text=None, error=str(e))
+            except _Unstructured:
+                self.structured = False  # the server rejects response_format: extract JSON from text instead
+                continue
+            except (httpx.TimeoutException, httpx.TransportError) as e:
+                last = f"{'timeout' if isinstance(e, httpx.TimeoutException) else 'connection'}: " \
+                       f"{type(e).__name__}"
+                attempt += 1
+                if attempt > self.max_retries:
+                    break
+                self.stats["retries"] += 1
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            if self.cache is not None:
+                self.cache.put(key, self.model, text, usage)
+            return finish(req, ChatResponse(text=text, usage=usage, cost=cost_of(usage, self.price)))
+        self.stats["failed"] += 1
+        return ChatResponse(text=None, error=f"gave up after {attempt} attempts: {last}")
+
+    async def _post(self, client, body: dict[str, Any]) -> tuple[str, dict[str, int]]:
+        r = await client.post("/chat/completions", json=body)
+        if r.status_code == 429 or r.status_code >= 500:
+            raise _Transient(f"http {r.status_code}", _retry_after(r.headers.get("retry-after")))
+        if r.status_code in (400, 422) and "response_format" in body and "response_format" in r.text:
+            raise _Unstructured()
+        if r.status_code in _FATAL:
+            raise MedinjectError(f"{self.base_url}: HTTP {r.status_code}, {_FATAL[r.status_code]}")
+        if r.status_code >= 400:  # this request only (too long, refused): the item fails, the job goes on
+            raise _ItemError(f"http {r.status_code}: {r.text[:200]}")
+        try:
+            data = r.json()
+            message = data["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise _Transient("malformed response body") from None
+        text = message.get("content") or ""
+        raw_usage = data.get("usage") or {}
+        usage = {k: int(raw_usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens")}
+        return text, usage
+
+
+class _Unstructured(Exception):
+    pass
+
+
+class _ItemError(Exception):
+    pass
