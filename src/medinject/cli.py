@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "medinject.toy_commands",
     "medinject.file_commands",
     "medinject.demo",
+    "medinject.train.commands",
 
 ]
 
