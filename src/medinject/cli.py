@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "medinject.file_commands",
     "medinject.demo",
     "medinject.train.commands",
+    "medinject.judge.commands",
 
 ]
 
