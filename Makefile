@@ -4,7 +4,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 EXTRAS := train,eval,api,curate,judge,dev
 
-.PHONY: setup test demo lint clean
+.PHONY: setup test demo lint clean browser
 
 setup: $(STAMP)
 
@@ -20,8 +20,12 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-test: setup
+test: setup browser
 	$(VENV)/bin/python -m pytest
+
+# Headless Chromium for the rating app's browser test (Debian's package; never `playwright install`).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 demo: setup
 	$(VENV)/bin/medinject demo
