@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "medinject.demo",
     "medinject.train.commands",
     "medinject.judge.commands",
+    "medinject.experiment.commands",
 
 ]
 
