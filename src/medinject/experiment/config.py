@@ -55,7 +55,8 @@ class BackendSpec(Strict):
     api_key_env: str | None = None
     serve: bool = False  # start `transformers serve` on loopback for `model` while the run needs it
     concurrency: PositiveInt = 8
-    options: dict[str, Any] = Field(default_factory=dict)
+    prices: dict[str, Any] | None = None  # cost accounting, per model
+    options: dict[str, Any] = Field(default_factory=dict)  # timeout, max_retries, batch_size, device...
 
 
 class TranslateJob(Named):

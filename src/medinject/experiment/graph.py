@@ -1,0 +1,82 @@
+"""From an experiment file to the ordered list of nodes the runner executes."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from . import stages
+from .config import Experiment
+from .engine import Node
+from .runtime import backend_settings, input_ref
+
+BASE = "base"
+
+
+def _train_recipe(exp: Experiment) -> dict:
+    """The recipe file's content (so editing the file reruns training), plus the experiment's overrides."""
+    recipe = {}
+    if exp.train.recipe:
+        from .config import plain
+        from .runtime import resolve_path
+        from .yamlload import load_yaml
+
+        recipe = plain(load_yaml(resolve_path(exp, exp.train.recipe))) or {}
+    return {"model": exp.train.model, "recipe": recipe, "overrides": exp.train.overrides}
+
+
+def build_nodes(exp: Experiment) -> list[Node]:
+    nodes: list[Node] = []
+    for s in exp.sources:
+        nodes.append(Node(f"ingest/{s.name}", "ingest", partial(stages.ingest, s),
+                          settings=s.model_dump(mode="json"), files=[input_ref(exp, s.path)]))
+    for j in exp.translate:
+        nodes.append(Node(f"translate/{j.name}", "translate", partial(stages.translate, j),
+                          settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend)},
+                          deps=[f"ingest/{j.input}"]))
+    for j in exp.synthesize:
+        nodes.append(Node(f"synthesize/{j.name}", "synthesize", partial(stages.synthesize, j),
+                          settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend)},
+                          deps=[f"ingest/{j.passages}"]))
+    producers = {n.name.split("/", 1)[1]: n.name for n in nodes}
+    eval_deps = [f"ingest/{name}" for name in exp.evaluate.sets]
+    curate_deps = [producers[name] for name in exp.curate_inputs()]
+    nodes.append(Node("curate", "curate", stages.curate, settings=exp.curate.model_dump(mode="json"),
+                      deps=curate_deps + (eval_deps if exp.curate.decontaminate else [])))
+    nodes.append(Node("mix", "mix", stages.mix, settings=exp.mix.model_dump(mode="json"), deps=["curate"],
+                      views={c: partial(stages.mix_view, c) for c in exp.mix.configs}))
+
+    recipe = _train_recipe(exp)
+    val = [f"ingest/{exp.train.validation}"] if exp.train.validation else []
+    for c in exp.mix.configs:
+        nodes.append(Node(f"train/{c}", "train", partial(stages.train, c), settings=recipe,
+                          deps=[f"mix#{c}"] + val, views={"": stages.adapter_view}, slurm=True))
+
+    ev = exp.evaluate.model_dump(mode="json", exclude={"model", "base", "batch_size"})
+    ev["model"] = exp.eval_model
+    configs = ([BASE] if exp.evaluate.base else []) + list(exp.mix.configs)
+    for c in configs:
+        deps = ([] if c == BASE else [f"train/{c}"]) + eval_deps
+        nodes.append(Node(f"evaluate/{c}", "evaluate", partial(stages.evaluate, c), settings=ev, deps=deps,
+                          views={"oeq": stages.oeq_view, "oeq-scores": stages.oeq_scores_view}, slurm=True))
+
+    judged = []
+    if exp.judge is not None:
+        js = {**exp.judge.model_dump(mode="json", exclude={"experts"}),
+              "backend": backend_settings(exp, exp.judge.backend)}
+        # One node for every system: pairwise comparisons need them all, and the request cache makes
+        # re-judging an unchanged system free.
+        nodes.append(Node("judge", "judge", partial(stages.judge, configs), settings=js,
+                          deps=[f"evaluate/{c}#oeq" for c in configs]))
+        judged.append("judge")
+        if exp.judge.experts:
+            nodes.append(Node("agreement", "judge", partial(stages.agreement, configs),
+                              settings={"seed": exp.report.seed, "n_boot": exp.report.n_boot},
+                              deps=["judge"] + [f"evaluate/{c}#oeq-scores" for c in configs],
+                              files=[input_ref(exp, exp.judge.experts)]))
+            judged.append("agreement")
+
+    report_deps = ["curate", "mix"] + [f"evaluate/{c}" for c in configs] + judged
+    nodes.append(Node("report", "report", stages.report, settings=exp.report.model_dump(mode="json"),
+                      deps=report_deps))
+    return nodes
+

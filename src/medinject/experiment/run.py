@@ -1,0 +1,60 @@
+"""`run_experiment`: the entry point behind `medinject run` and `medinject demo`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .config import load_experiment
+from .engine import Runner, Step, format_plan
+from .graph import build_nodes
+from .runtime import Runtime, workdir_of
+
+
+def _local_part(nodes) -> list[str]:
+    """Nodes that run before the cluster jobs: not SLURM nodes and not downstream of one."""
+    remote: set[str] = set()
+    for n in nodes:
+        if n.slurm or any(d.partition("#")[0] in remote for d in n.deps):
+            remote.add(n.name)
+    return [n.name for n in nodes if n.name not in remote]
+
+
+def run_experiment(path: str | Path, overrides: Sequence[str] = (), *, workdir: str | Path | None = None,
+                   only: Sequence[str] | None = None, start: str | None = None, force: bool = False,
+                   dry_run: bool = False, slurm: bool = False, submit: bool = False,
+                   log: Callable[[str], None] = print) -> list[Step]:
+    """Validate the experiment file, then plan (dry run), run, or prepare SLURM jobs; returns the steps."""
+    exp = load_experiment(path, overrides)
+    wd = workdir_of(exp, workdir)
+    nodes = build_nodes(exp)
+    with Runtime(exp, wd, log=log) as rt:
+        runner = Runner(nodes, wd, runtime=rt, log=log)
+        if dry_run:
+            steps = runner.plan(only, start, force)
+            log(f"experiment {exp.name}: work directory {wd}")
+            log(format_plan(steps))
+            return steps
+        if not slurm:
+            log(f"experiment {exp.name}: work directory {wd}")
+            return runner.run(only, start, force)
+        from .slurm import submit as do_submit
+        from .slurm import write_scripts
+
+        local = [n for n in _local_part(nodes) if n in runner.select(only, start)]
+        if local:
+            log("running the local stages before the cluster jobs")
+            runner.run(only=local)
+        steps = runner.plan(only, start, force)
+        script = write_scripts(exp, Path(path), overrides, steps, wd)
+        log(f"SLURM scripts written; submit them with: bash {script}")
+        if submit:
+            log(do_submit(script))
+        return steps
+
+
+def report_path(steps: list[Step]) -> Path | None:
+    for s in steps:
+        if s.node.stage == "report" and s.state == "cached" and s.dir is not None:
+            return s.dir / "report.html"
+    return None

@@ -1,0 +1,118 @@
+"""What stages share during one run: path resolution, models, and LLM backends (servers started on demand)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import MedinjectError
+from .config import BackendSpec, Experiment
+
+PACKAGE_PREFIX = "package:"
+TOY_PREFIX = "toy:"
+
+
+def resolve_path(exp: Experiment, p: str) -> Path:
+    """`package:sample/x.jsonl` -> the file shipped in medinject/data; relative paths -> beside the YAML."""
+    if p.startswith(PACKAGE_PREFIX):
+        return Path(str(resources.files("medinject") / "data" / p[len(PACKAGE_PREFIX):]))
+    path = Path(p).expanduser()
+    return path if path.is_absolute() else (exp.base_dir / path)
+
+
+def input_ref(exp: Experiment, p: str) -> str:
+    """What a node hashes for an input: a local file or folder by content, anything else (hub id) by name."""
+    path = resolve_path(exp, p)
+    return str(path) if path.exists() else f"hub:{p}"
+
+
+def workdir_of(exp: Experiment, override: str | Path | None = None) -> Path:
+    return Path(override or exp.workdir or Path("runs") / exp.name).expanduser().resolve()
+
+
+class Runtime:
+    """Owned by the caller of the runner; `close()` stops every server this run started."""
+
+    def __init__(self, exp: Experiment, workdir: Path, *, log=print):
+        self.exp, self.workdir, self.log = exp, Path(workdir), log
+        self._stack = contextlib.ExitStack()
+        self._urls: dict[str, str] = {}
+        self._backends: dict[str, Any] = {}
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for b in self._backends.values():
+            with contextlib.suppress(Exception):
+                b.close()
+        self._backends.clear()
+        self._stack.close()
+
+    def path(self, p: str) -> Path:
+        return resolve_path(self.exp, p)
+
+    def model(self, spec: str) -> str:
+        """A hub id or path as given; `toy:tiny`/`toy:small` builds the toy model once into the work directory."""
+        if not spec.startswith(TOY_PREFIX):
+            local = resolve_path(self.exp, spec)
+            return str(local) if local.exists() else spec
+        size = spec[len(TOY_PREFIX):] or "tiny"
+        out = self.workdir / "models" / f"toy-{size}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out.parent / f".toy-{size}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one build even when SLURM jobs start together
+            if not (out / ".built").exists():
+                from ..toymodel import build_toy_model
+
+                self.log(f"  building toy model ({size}) in {out}")
+                build_toy_model(out, size=size)
+                (out / ".built").write_text("ok\n")
+        return str(out)
+
+    @property
+    def cache_path(self) -> Path:
+        return self.workdir / "cache" / "llm.sqlite"
+
+    def backend_spec(self, name: str):
+        """The backends package's BackendSpec for experiment backend `name`, starting its server if asked."""
+        from ..backends import BackendSpec as Spec
+
+        b: BackendSpec = self.exp.backends[name]
+        model, base_url = b.model, b.base_url
+        if b.serve:
+            model_dir = self.model(b.model)
+            if name not in self._urls:
+                from ..backends.serve import serve_model, served_model_name
+
+                self.log(f"  starting transformers serve for {b.model}")
+                (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+                self._urls[name] = self._stack.enter_context(
+                    serve_model(model_dir, log_path=self.workdir / "logs" / f"serve-{name}.log"))
+            model, base_url = served_model_name(model_dir), self._urls[name]
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        return Spec(kind=b.kind, model=model, base_url=base_url, api_key_env=b.api_key_env,
+                    cache=str(self.cache_path), concurrency=b.concurrency, prices=b.prices or None,
+                    options=dict(b.options))
+
+    def backend(self, name: str):
+        if name not in self._backends:
+            self._backends[name] = self.backend_spec(name).build()
+        return self._backends[name]
+
+
+def backend_settings(exp: Experiment, name: str) -> dict:
+    """What of a backend changes outputs (hashed): not the URL of a server started for the run, nor concurrency."""
+    if name not in exp.backends:
+        raise MedinjectError(f"unknown backend {name!r}")
+    b = exp.backends[name]
+    d = b.model_dump(exclude={"concurrency", "prices", "api_key_env"})
+    if b.serve:
+        d.pop("base_url", None)
+    return d

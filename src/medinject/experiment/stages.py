@@ -1,0 +1,247 @@
+"""Thin adapters from experiment settings to each stage's public API. Each writes into `ctx.out`.
+
+Files every adapter leaves for the next one: `records.jsonl` (records), `passages.jsonl` (passages);
+mix writes one folder per configuration; train an adapter folder; evaluate `predictions.jsonl` and
+`summary.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from pathlib import Path
+
+from ..errors import MedinjectError
+from ..io import iter_jsonl
+from .config import Source, SynthesizeJob, TranslateJob
+from .engine import Context, digest_tree
+
+PASSAGE_FORMATS = {"e3c", "morfitt", "passages"}
+RECORDS = "records.jsonl"
+PASSAGES = "passages.jsonl"
+
+
+def _exp(ctx: Context):
+    return ctx.runtime.exp
+
+
+# -------------------------------------------------------------------- ingest --
+
+def ingest(src: Source, ctx: Context) -> dict:
+    from ..io import read_passages, read_records, write_jsonl, write_records
+
+    rt = ctx.runtime
+    local = rt.path(src.path)
+    path = local if local.exists() else Path(src.path)  # a hub id for the medinjection format
+    kwargs = {k: v for k, v in {"origin": src.origin, "split": src.split, "source": src.source,
+                                "lang": src.lang, "mapping": src.mapping}.items() if v is not None}
+    if src.format == "records":
+        update = {k: v for k, v in kwargs.items() if k in ("origin", "split", "source", "lang")}
+        items = (r.model_copy(update=update) if update else r for r in read_records(path))
+    elif src.format == "passages":
+        items = read_passages(path)
+    else:
+        from ..ingest import ingest as run_importer
+
+        items = run_importer(path, src.format, **kwargs)
+    if src.limit:
+        items = itertools.islice(items, src.limit)
+    if src.format in PASSAGE_FORMATS:
+        n = write_jsonl(ctx.out / PASSAGES, items)
+    else:
+        n = write_records(ctx.out / RECORDS, items)
+    if n == 0:
+        raise MedinjectError(f"source {src.name}: no items in {path}")
+    return {"count": n}
+
+
+def _records_of(d: Path) -> Path:
+    for name in (RECORDS, "accepted.jsonl", "curated.jsonl", "kept.jsonl"):
+        if (d / name).exists():
+            return d / name
+    found = sorted(p for p in d.glob("*.jsonl") if "reject" not in p.name)
+    if not found:
+        raise MedinjectError(f"{d}: no records file")
+    return found[0]
+
+
+# ------------------------------------------------------ translate, synthesize --
+
+def translate(job: TranslateJob, ctx: Context) -> dict:
+    from ..translate import run_translate
+
+    src = _records_of(ctx.inputs[f"ingest/{job.input}"])
+    summary = run_translate(src, ctx.out / RECORDS, backend=ctx.runtime.backend(job.backend),
+                            limit=job.limit, **job.options)
+    return _small(summary)
+
+
+def synthesize(job: SynthesizeJob, ctx: Context) -> dict:
+    from ..synthesize import run_synthesize
+
+    src = ctx.inputs[f"ingest/{job.passages}"] / PASSAGES
+    summary = run_synthesize(src, ctx.out / RECORDS, backend=ctx.runtime.backend(job.backend),
+                             limit=job.limit, **job.options)
+    return _small(summary)
+
+
+def _small(summary) -> dict:
+    """What goes into the completion marker: counts, not payloads."""
+    if not isinstance(summary, dict):
+        return {}
+    return {k: v for k, v in summary.items() if isinstance(v, int | float | str | dict) and len(str(v)) < 2000}
+
+
+# ------------------------------------------------------------- curate, mix --
+
+def curate(ctx: Context) -> dict:
+    from ..curate import run_curate
+
+    exp = _exp(ctx)
+    inputs = [_records_of(ctx.inputs[n]) for n in ctx.node.deps if not n.startswith("ingest/")
+              or n.split("/", 1)[1] not in exp.evaluate.sets]
+    evals = [_records_of(ctx.inputs[f"ingest/{n}"]) for n in exp.evaluate.sets] if exp.curate.decontaminate else []
+    return _small(run_curate(inputs, ctx.out, eval_files=evals, **exp.curate.options))
+
+
+def mix(ctx: Context) -> dict:
+    from ..mix import run_mix
+
+    exp = _exp(ctx)
+    curated = _records_of(ctx.inputs["curate"])
+    return _small(run_mix(curated, ctx.out, size=exp.mix.size, seed=exp.mix.seed, configs=exp.mix.configs,
+                          shrink=exp.mix.shrink, **exp.mix.options))
+
+
+def mix_dir(mix_out: Path, config: str) -> Path:
+    return mix_out / config
+
+
+def mix_view(config: str, out: Path) -> str:
+    return digest_tree(mix_dir(out, config))
+
+
+# -------------------------------------------------------------------- train --
+
+ADAPTER = "adapter"
+
+
+def train(config: str, ctx: Context) -> dict:
+    from ..train import load_config
+    from ..train import train as run_train
+
+    exp = _exp(ctx)
+    mix_out = mix_dir(ctx.inputs["mix"], config)
+    overrides = {**exp.train.overrides, "model": ctx.runtime.model(exp.train.model),
+                 "data": str(_records_of(mix_out)), "output_dir": str(ctx.out / ADAPTER)}
+    if exp.train.validation:
+        overrides["eval_data"] = str(_records_of(ctx.inputs[f"ingest/{exp.train.validation}"]))
+    recipe = ctx.runtime.path(exp.train.recipe) if exp.train.recipe else None
+    cfg = load_config(recipe, [f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
+                               for k, v in overrides.items()])
+    # Resume when an interrupted run left checkpoints behind; every rank sees the same files.
+    resume = any((ctx.out / ADAPTER).glob("checkpoint-*"))
+    out = run_train(cfg, resume=resume)
+    return {"adapter": str(Path(out).relative_to(ctx.out)) if Path(out).is_relative_to(ctx.out) else str(out),
+            "resumed": resume}
+
+
+def adapter_view(out: Path) -> str:
+    """Downstream depends on the adapter weights and config only, not on checkpoints or logs."""
+    return digest_tree(out / ADAPTER, include=["adapter_model.safetensors", "adapter_config.json"])
+
+
+# ----------------------------------------------------------------- evaluate --
+
+def evaluate(config: str, ctx: Context) -> dict:
+    from ..evaluate import run_eval
+
+    exp = _exp(ctx)
+    ev = exp.evaluate
+    adapter = None if config == "base" else ctx.inputs[f"train/{config}"] / ADAPTER
+    data = [_records_of(ctx.inputs[f"ingest/{n}"]) for n in ev.sets]
+    summary = run_eval(model=ctx.runtime.model(exp.eval_model), adapter=adapter, data=data, out=ctx.out,
+                       mode=ev.mode, permute=ev.permute, circular=ev.circular, seed=ev.seed,
+                       batch_size=ev.batch_size, max_new_tokens=ev.oeq.max_new_tokens,
+                       bertscore_model=ev.oeq.bertscore_model, **ev.options)
+    return {"config": config, **({"metrics": len(summary.get("metrics", []))} if isinstance(summary, dict) else {})}
+
+
+_OEQ_ANSWER_KEYS = ("id", "source", "reference", "prediction")
+
+
+def _oeq_lines(out: Path):
+    p = out / "predictions.jsonl"
+    if not p.exists():
+        return
+    for _, obj in iter_jsonl(p, allow_empty=True):
+        if obj.get("task") == "oeq":
+            yield obj
+
+
+def oeq_view(out: Path) -> str:
+    """The open-ended answers only: what the judge reads. Unchanged by multiple-choice settings."""
+    h = hashlib.sha256()
+    for obj in _oeq_lines(out):
+        h.update(json.dumps({k: obj.get(k) for k in _OEQ_ANSWER_KEYS}, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def oeq_scores_view(out: Path) -> str:
+    """The open-ended answers with their per-item metrics: what agreement reads."""
+    h = hashlib.sha256()
+    for obj in _oeq_lines(out):
+        h.update(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------- judge, agreement --
+
+def judge(configs: list[str], ctx: Context) -> dict:
+    from ..judge import run_judge
+
+    exp = _exp(ctx)
+    files = {c: ctx.inputs[f"evaluate/{c}"] / "predictions.jsonl" for c in configs}
+    files = {c: p for c, p in files.items() if any(_oeq_lines(p.parent))}
+    if not files:
+        ctx.out.joinpath("summary.json").write_text(json.dumps({"systems": {}, "note": "no open-ended items"}))
+        return {"systems": 0}
+    run_judge(files, ctx.out, backend=ctx.runtime.backend(exp.judge.backend), modes=exp.judge.modes,
+              lang=exp.judge.lang, seed=exp.report.seed, n_boot=exp.report.n_boot, **exp.judge.options)
+    return {"systems": len(files)}
+
+
+def agreement(configs: list[str], ctx: Context) -> dict:
+    from ..judge import run_agreement
+
+    exp = _exp(ctx)
+    scores = [str(ctx.inputs["judge"])]
+    scores += [f"{c}={ctx.inputs[f'evaluate/{c}'] / 'predictions.jsonl'}" for c in configs]
+    rows = run_agreement(ctx.runtime.path(exp.judge.experts), scores, ctx.out, n_boot=exp.report.n_boot,
+                         seed=exp.report.seed)
+    return {"scores": len(rows)}
+
+
+# ------------------------------------------------------------------- report --
+
+def report(ctx: Context) -> dict:
+    from ..report import build_report
+
+    exp = _exp(ctx)
+    index = results_index(ctx.inputs)
+    written = build_report(index, ctx.out, title=exp.report.title or f"medinject: {exp.name}",
+                           baseline=exp.report.baseline, reference=exp.report.reference,
+                           n_boot=exp.report.n_boot, seed=exp.report.seed, confidence=exp.report.confidence)
+    return {"html": str(Path(written["html"]).name)}
+
+
+def results_index(inputs: dict[str, Path]) -> dict:
+    """Stage folders by role, as the report reads them."""
+    return {
+        "evaluations": {n.split("/", 1)[1]: str(p) for n, p in inputs.items() if n.startswith("evaluate/")},
+        "judge": str(inputs["judge"]) if "judge" in inputs else None,
+        "agreement": str(inputs["agreement"]) if "agreement" in inputs else None,
+        "mix": str(inputs["mix"]) if "mix" in inputs else None,
+        "curate": str(inputs["curate"]) if "curate" in inputs else None,
+    }
