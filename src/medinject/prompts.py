@@ -250,3 +250,14 @@ def from_reference_eval(item: dict[str, Any], *, defaults: dict[str, Any] | None
     }
     fields.update(_extras(item, defaults))
     return fields
+
+
+# Curation: an LLM judge pre-screens translated and synthetic records (score 1 to 5).
+QUALITY_PROMPT_VERSION = "quality-fr-v1"
+QUALITY_FR = {
+    "system": "Vous êtes un expert médical qui évalue des données d'entraînement en français.",
+    "user": "Évaluez la qualité de l'exemple d'entraînement ci-dessous : exactitude médicale, justesse de la "
+            "réponse attendue, clarté et qualité du français. Donnez une note entière de 1 (inutilisable) à 5 "
+            "(excellent) et répondez uniquement en JSON : {{\"score\": <1-5>, \"raison\": \"<une phrase>\"}}.\n\n"
+            "--- Exemple ---\n{item}\n\n--- Réponse attendue ---\n{answer}",
+}
