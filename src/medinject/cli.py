@@ -20,6 +20,7 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "medinject.ingest.commands",
     "medinject.toy_commands",
+    "medinject.translate.commands",
     "medinject.file_commands",
     "medinject.demo",
     "medinject.train.commands",
