@@ -6,6 +6,7 @@ without any download. The weights are random: its scores mean nothing.
 
 from __future__ import annotations
 
+import string
 from importlib import resources
 from pathlib import Path
 
@@ -34,10 +35,16 @@ SIZES = {
 }
 
 
+# The evaluator scores answer letters as single tokens, both bare ("A") and after a space (" A"):
+# repeating them makes BPE learn every " X" merge whatever the corpus.
+LETTER_LINES = [" " + " ".join(string.ascii_uppercase), ", ".join(string.ascii_uppercase)] * 4
+
+
 def training_texts() -> list[str]:
     """French text shipped in the package: the corpus plus the sample records' fields."""
     root = resources.files("medinject") / "data"
     texts = [line for line in (root / "corpus_fr.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts.extend(LETTER_LINES)
     sample = root / "sample"
     if sample.is_dir():
         for f in sorted(sample.iterdir(), key=lambda p: p.name):
@@ -66,14 +73,14 @@ def build_tokenizer(vocab_size: int):
     )
 
 
-def build_toy_model(out: str | Path, size: str = "tiny", seed: int = 0) -> Path:
-    import torch
-    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
-
+def toy_config(size: str = "tiny"):
+    """(Qwen3Config, tokenizer) of a toy size; the vocabulary is whatever BPE learns from the shipped text."""
     if size not in SIZES:
         from .errors import MedinjectError
 
         raise MedinjectError(f"unknown toy-model size {size!r}; choose one of {', '.join(SIZES)}")
+    from transformers import Qwen3Config
+
     spec = dict(SIZES[size])
     tokenizer = build_tokenizer(spec.pop("vocab"))
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
@@ -81,6 +88,15 @@ def build_toy_model(out: str | Path, size: str = "tiny", seed: int = 0) -> Path:
         vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=True,
         bos_token_id=pad, eos_token_id=eos, pad_token_id=pad, **spec,
     )
+    return config, tokenizer
+
+
+def build_toy_model(out: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+    config, tokenizer = toy_config(size)
+    import torch
+    from transformers import GenerationConfig, Qwen3ForCausalLM
+
+    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config)
     model.generation_config = GenerationConfig(

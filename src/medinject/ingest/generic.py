@@ -137,7 +137,8 @@ def load_mapping(mapping: FieldMap | dict | str | Path | None) -> FieldMap:
     try:
         return FieldMap.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
+        # A misspelt key also leaves a required one missing: name the misspelling first.
+        err = sorted(e.errors(), key=lambda x: x.get("type") != "extra_forbidden")[0]
         key = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int))
         msg = err.get("msg", "").removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
@@ -229,7 +230,11 @@ def _options(row: dict, fm: FieldMap) -> dict[str, str]:
         while texts and _blank(texts[-1]):  # rows with fewer options leave the last columns empty
             texts.pop()
         return {k: "" if t is None else str(t) for k, t in zip(letters_for(len(texts)), texts, strict=True)}
-    value = _maybe_json(_get(row, fm.options))
+    value = _maybe_json(_get(row, fm.options, required=False))
+    if fm.options not in row:
+        raise _RowError(fm.options, "missing field")
+    if _blank(value) or (hasattr(value, "__len__") and len(value) == 0):
+        return {}  # an open question among choice ones
     if isinstance(value, dict):
         keys = [str(k).strip().upper() for k in value]
         if all(len(k) == 1 and k.isalpha() for k in keys) and len(set(keys)) == len(keys):
@@ -336,7 +341,8 @@ def read_generic(path: Path, *, mapping: FieldMap | dict | str | Path | None = N
             except _RowError as e:
                 raise InputError(path, str(e), field=e.field, **where) from None
             if fields["id"] in seen:
-                raise InputError(path, f"duplicate id {fields['id']!r}", field=fm.id or "id", **where)
+                raise InputError(path, f"duplicate id {fields['id']!r} (map no id to number the rows instead)",
+                                 field=fm.id or "id", **where)
             seen.add(fields["id"])
             yield parse_model(Record, fields, path, **where)
 

@@ -25,6 +25,7 @@ def read_frenchmedmcqa(path: Path, *, origin: Origin = Origin.NATIVE, split: str
         raise InputError(path, f"expected a JSON list of questions, got {type(data).__name__}")
     if not data:
         raise InputError(path, "empty file: no records")
+    seen: dict[str, int] = {}
     for i, item in enumerate(data):
         where = {"record": str(item.get("id") or f"#{i + 1}") if isinstance(item, dict) else f"#{i + 1}"}
         if not isinstance(item, dict):
@@ -39,11 +40,17 @@ def read_frenchmedmcqa(path: Path, *, origin: Origin = Origin.NATIVE, split: str
         # Some items list their letters out of order (a, c, d, e, b): show them in letter order.
         options = dict(sorted((str(k).strip().upper(), str(v)) for k, v in answers.items()))
         letters = [str(c).strip().upper() for c in correct]
+        rid = str(_need(item, "id", path, **where))
+        meta = {"subject": item.get("subject_name")}
+        # The train split repeats one item under the same id; ids must stay unique, curation drops copies.
+        seen[rid] = seen.get(rid, 0) + 1
+        if seen[rid] > 1:
+            rid, meta["duplicate_of"] = f"{rid}-{seen[rid]}", rid
         obj = {
-            "id": str(_need(item, "id", path, **where)), "question": _need(item, "question", path, **where),
+            "id": rid, "question": _need(item, "question", path, **where),
             "task": Task.MCQU if len(letters) == 1 else Task.MCQ,
             "options": options, "answer": letters, "origin": origin, "source": source,
-            "split": split, "lang": lang, "meta": {"subject": item.get("subject_name")},
+            "split": split, "lang": lang, "meta": meta,
         }
         yield parse_model(Record, obj, path, **where)
 
