@@ -30,7 +30,7 @@ SIZES = {
     "tiny": dict(vocab=2048, hidden_size=128, intermediate_size=384, num_hidden_layers=4,
                  num_attention_heads=4, num_key_value_heads=2, head_dim=32),
     # ~20M parameters: benchmarks.
-    "small": dict(vocab=8192, hidden_size=512, intermediate_size=1536, num_hidden_layers=7,
+    "small": dict(vocab=8192, hidden_size=512, intermediate_size=1536, num_hidden_layers=6,
                   num_attention_heads=8, num_key_value_heads=2, head_dim=64),
 }
 
