@@ -3,6 +3,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 EXTRAS := train,eval,api,curate,judge,dev
+# Quiet pip: no "running as root" or "new version available" warnings in CI logs.
+export PIP_ROOT_USER_ACTION := ignore
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup test demo lint clean browser
 
