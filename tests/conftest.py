@@ -41,3 +41,54 @@ def run_cli(capsys):
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture
+def rating_server():
+    """Start `medinject annotate serve ARGS... --port 0` as a real process; returns start(*args) -> server.
+
+    The server has `.url` and `.stop()`; every server still running is stopped at the end of the test.
+    """
+    import re
+    import subprocess
+    import sys
+    import time
+    from types import SimpleNamespace
+
+    procs = []
+
+    def start(*args):
+        cmd = [sys.executable, "-m", "medinject.cli", "annotate", "serve", *map(str, args), "--port", "0"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        procs.append(proc)
+        line = proc.stdout.readline()  # the app prints its URL once the port is bound
+        m = re.search(r"(http://\S+?)/? ", line)
+        if not m:
+            proc.kill()
+            raise RuntimeError(f"rating app did not start: {line}{proc.stdout.read()}")
+        url = m.group(1)
+        import httpx
+
+        for _ in range(200):  # bound is not yet serving: wait for the first answer
+            try:
+                httpx.get(url + "/", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+
+        def stop():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(15)
+            proc.stdout.close()
+
+        return SimpleNamespace(url=url, stop=stop, proc=proc)
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if not p.stdout.closed:
+            p.stdout.close()
