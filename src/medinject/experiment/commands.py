@@ -10,7 +10,7 @@ def register(app: typer.Typer) -> None:
     def run_cmd(
         experiment: Path = typer.Argument(..., help="Experiment YAML (e.g. configs/paper.yaml)."),
         overrides: list[str] = typer.Argument(None, help="Overrides as key.sub=value (e.g. evaluate.permute=5)."),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (what runs, what is cached); run nothing."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (what runs, what is cached)."),
         only: str = typer.Option(None, "--only", help="Comma-separated stages or nodes to run (e.g. evaluate,report)."),
         start: str = typer.Option(None, "--from", help="Run this stage (or node) and everything after it."),
         force: bool = typer.Option(False, "--force", help="Rerun the selected nodes even when they are done."),

@@ -38,7 +38,7 @@ class Source(Named):
     path: str  # a file or folder (relative to the experiment file), `package:sample/x.jsonl`, or a hub id
     format: str
     origin: Origin | None = None
-    split: str = "train"
+    split: str | None = None  # default: the importer's (records files keep their own)
     source: str | None = None  # the data set name written into records (default: the importer's)
     lang: str | None = None
     mapping: str | dict[str, Any] | None = None  # generic importer field mapping
@@ -78,7 +78,8 @@ class SynthesizeJob(Named):
 class CurateSpec(Strict):
     inputs: list[str] | None = None  # sources / translate / synthesize names; default: every French train set
     decontaminate: bool = True  # against the evaluation sets
-    options: dict[str, Any] = Field(default_factory=dict)
+    backend: str | None = None  # LLM for the optional quality score (options.quality_threshold)
+    options: dict[str, Any] = Field(default_factory=dict)  # CurateSettings fields (thresholds, shingles...)
 
 
 class MixSpec(Strict):
@@ -164,6 +165,7 @@ class Experiment(Named):
 
     # Filled in by load_experiment (not part of the YAML).
     _path: Path | None = PrivateAttr(default=None)
+    _data: Any = PrivateAttr(default=None)  # the parsed YAML, with line numbers
 
     @property
     def base_dir(self) -> Path:
@@ -193,6 +195,11 @@ def _fail(path: Path, data: Any, loc: Sequence[Any], message: str, set_keys: Seq
     if dotted and any(dotted == k or dotted.startswith(k + ".") for k in set_keys):
         return InputError(path, f"{message} (set on the command line)", field=dotted)
     return InputError(path, message, line=line, field=dotted)
+
+
+def error_at(exp: Experiment, loc: Sequence[Any], message: str) -> InputError:
+    """An error about a part of a loaded experiment file, naming its line."""
+    return _fail(exp._path, exp._data, loc, message)
 
 
 def _check_references(exp: Experiment, data: Any, path: Path, set_keys: Sequence[str]) -> None:
@@ -227,6 +234,8 @@ def _check_references(exp: Experiment, data: Any, path: Path, set_keys: Sequence
         need(["evaluate", "sets", i], n, "evaluation source", lambda s: s.format not in passage_formats)
     if exp.train.validation:
         need(["train", "validation"], exp.train.validation, "validation source")
+    if exp.curate.backend and exp.curate.backend not in exp.backends:
+        raise _fail(path, data, ["curate", "backend"], f"unknown backend {exp.curate.backend!r}", set_keys)
     if exp.judge and exp.judge.backend not in exp.backends:
         raise _fail(path, data, ["judge", "backend"], f"unknown backend {exp.judge.backend!r}", set_keys)
     for i, c in enumerate(exp.mix.configs):
@@ -261,7 +270,7 @@ def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experime
         err = e.errors()[0]
         _, msg = first_validation_problem(e)
         raise _fail(path, data, err.get("loc", ()), msg, set_keys) from None
-    exp._path = path.resolve()
+    exp._path, exp._data = path.resolve(), data
     _check_references(exp, data, path, set_keys)
     return exp
 

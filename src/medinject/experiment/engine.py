@@ -57,6 +57,7 @@ class Node:
     views: dict[str, Callable[[Path], str]] = field(default_factory=dict)  # "" is the default digest
     version: str = "1"  # bump when the stage's code changes what it writes
     slurm: bool = False  # may run as a SLURM job
+    describe: str = ""  # one line for the plan: what this node does
 
 
 @dataclass
@@ -292,13 +293,22 @@ def _rel(p: Path | None) -> str:
 
 
 def format_plan(steps: list[Step]) -> str:
-    """The plan as a table: stage, node, what will happen, folder."""
+    """The plan as a table: stage, node, what will happen, what the node does, and why or where."""
     words = {"cached": "cached", "run": "run", "resume": "resume", "pending": "run", "skip": "skip",
              "blocked": "BLOCKED"}
-    rows = [(s.node.stage, s.node.name, words[s.state], s.reason or (_rel(s.dir) if s.dir else "")) for s in steps]
-    widths = [max(len(r[i]) for r in rows + [("stage", "node", "action", "")]) for i in range(3)]
-    lines = [f"{'stage':<{widths[0]}}  {'node':<{widths[1]}}  {'action':<{widths[2]}}  detail"]
-    lines += [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows]
+
+    def detail(s: Step) -> str:
+        if s.state == "pending":
+            waits = s.reason.removeprefix("after ").split(", ")
+            more = f" +{len(waits) - 3} more" if len(waits) > 3 else ""
+            return "after " + ", ".join(waits[:3]) + more
+        return s.reason or (_rel(s.dir) if s.dir else "")
+
+    rows = [(s.node.stage, s.node.name, words[s.state], s.node.describe, detail(s)) for s in steps]
+    head = ("stage", "node", "action", "what", "")
+    widths = [max(len(r[i]) for r in [*rows, head]) for i in range(4)]
+    lines = [("  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4]).rstrip()
+             for r in [head, *rows]]
     n_run = sum(s.will_run for s in steps)
     n_cached = sum(s.state == "cached" for s in steps)
     lines.append(f"{len(steps)} nodes: {n_run} to run, {n_cached} cached, "

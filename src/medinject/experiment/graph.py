@@ -24,32 +24,65 @@ def _train_recipe(exp: Experiment) -> dict:
     return {"model": exp.train.model, "recipe": recipe, "overrides": exp.train.overrides}
 
 
+def _llm(exp: Experiment, name: str) -> str:
+    b = exp.backends[name]
+    return f"{b.model}{' (served locally)' if b.serve else ''}"
+
+
+def _recipe_line(recipe: dict) -> str:
+    from ..train.config import ADAPTER_DEFAULTS, TRAINER_DEFAULTS
+
+    r = {**TRAINER_DEFAULTS, **recipe["recipe"], **recipe["overrides"]}
+    a = {**ADAPTER_DEFAULTS, **(r.get("adapter") or {})}
+    kind = "DoRA" if a.get("use_dora") else "LoRA"
+    steps = f"{r['max_steps']} steps" if r.get("max_steps", -1) not in (-1, None) else f"{r['num_train_epochs']} epochs"
+    batch = f"{r['per_device_train_batch_size']}x{r['gradient_accumulation_steps']}"
+    return f"{kind} r{a.get('r')}, {steps}, batch {batch} per device, lr {r['learning_rate']}"
+
+
+def _eval_line(exp: Experiment) -> str:
+    ev = exp.evaluate
+    bits = [f"{ev.mode} mode"] + ([f"{ev.permute} permutations"] if ev.permute else []) + \
+        (["circular"] if ev.circular else []) + [f"on {', '.join(ev.sets)}"]
+    return ", ".join(bits)
+
+
 def build_nodes(exp: Experiment) -> list[Node]:
     nodes: list[Node] = []
     for s in exp.sources:
+        what = f"{s.path} ({', '.join(x for x in (s.format, s.split, s.origin and s.origin.value) if x)}" \
+               f"{f', first {s.limit}' if s.limit else ''})"
         nodes.append(Node(f"ingest/{s.name}", "ingest", partial(stages.ingest, s),
-                          settings=s.model_dump(mode="json"), files=[input_ref(exp, s.path)]))
+                          settings=s.model_dump(mode="json"), files=[input_ref(exp, s.path)], describe=what))
     for j in exp.translate:
         nodes.append(Node(f"translate/{j.name}", "translate", partial(stages.translate, j),
                           settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend)},
-                          deps=[f"ingest/{j.input}"]))
+                          deps=[f"ingest/{j.input}"], describe=f"{j.input} to French with {_llm(exp, j.backend)}"))
     for j in exp.synthesize:
         nodes.append(Node(f"synthesize/{j.name}", "synthesize", partial(stages.synthesize, j),
                           settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend)},
-                          deps=[f"ingest/{j.passages}"]))
+                          deps=[f"ingest/{j.passages}"],
+                          describe=f"tasks from {j.passages} with {_llm(exp, j.backend)}"))
     producers = {n.name.split("/", 1)[1]: n.name for n in nodes}
     eval_deps = [f"ingest/{name}" for name in exp.evaluate.sets]
     curate_deps = [producers[name] for name in exp.curate_inputs()]
-    nodes.append(Node("curate", "curate", stages.curate, settings=exp.curate.model_dump(mode="json"),
-                      deps=curate_deps + (eval_deps if exp.curate.decontaminate else [])))
-    nodes.append(Node("mix", "mix", stages.mix, settings=exp.mix.model_dump(mode="json"), deps=["curate"],
-                      views={c: partial(stages.mix_view, c) for c in exp.mix.configs}))
+    cs = exp.curate.model_dump(mode="json")
+    if exp.curate.backend:
+        cs["backend"] = backend_settings(exp, exp.curate.backend)
+    nodes.append(Node("curate", "curate", stages.curate, settings=cs, views={"records": stages.curated_view},
+                      deps=curate_deps + (eval_deps if exp.curate.decontaminate else []),
+                      describe=f"filter, dedup{', decontaminate' if exp.curate.decontaminate else ''}: "
+                               f"{', '.join(exp.curate_inputs())}"))
+    nodes.append(Node("mix", "mix", stages.mix, settings=exp.mix.model_dump(mode="json"), deps=["curate#records"],
+                      views={c: partial(stages.mix_view, c) for c in exp.mix.configs},
+                      describe=f"{len(exp.mix.configs)} mixes x {exp.mix.size:,} records, seed {exp.mix.seed}"))
 
     recipe = _train_recipe(exp)
     val = [f"ingest/{exp.train.validation}"] if exp.train.validation else []
     for c in exp.mix.configs:
         nodes.append(Node(f"train/{c}", "train", partial(stages.train, c), settings=recipe,
-                          deps=[f"mix#{c}"] + val, views={"": stages.adapter_view}, slurm=True))
+                          deps=[f"mix#{c}"] + val, views={"": stages.adapter_view}, slurm=True,
+                          describe=f"{exp.train.model} + {_recipe_line(recipe)} on {c}"))
 
     ev = exp.evaluate.model_dump(mode="json", exclude={"model", "base", "batch_size"})
     ev["model"] = exp.eval_model
@@ -57,7 +90,8 @@ def build_nodes(exp: Experiment) -> list[Node]:
     for c in configs:
         deps = ([] if c == BASE else [f"train/{c}"]) + eval_deps
         nodes.append(Node(f"evaluate/{c}", "evaluate", partial(stages.evaluate, c), settings=ev, deps=deps,
-                          views={"oeq": stages.oeq_view, "oeq-scores": stages.oeq_scores_view}, slurm=True))
+                          views={"oeq": stages.oeq_view, "oeq-scores": stages.oeq_scores_view}, slurm=True,
+                          describe=f"{'base model' if c == BASE else 'adapter ' + c}: {_eval_line(exp)}"))
 
     judged = []
     if exp.judge is not None:
@@ -66,17 +100,20 @@ def build_nodes(exp: Experiment) -> list[Node]:
         # One node for every system: pairwise comparisons need them all, and the request cache makes
         # re-judging an unchanged system free.
         nodes.append(Node("judge", "judge", partial(stages.judge, configs), settings=js,
-                          deps=[f"evaluate/{c}#oeq" for c in configs]))
+                          deps=[f"evaluate/{c}#oeq" for c in configs],
+                          describe=f"{'+'.join(exp.judge.modes)} by {_llm(exp, exp.judge.backend)}, "
+                                   f"{len(configs)} systems"))
         judged.append("judge")
         if exp.judge.experts:
             nodes.append(Node("agreement", "judge", partial(stages.agreement, configs),
                               settings={"seed": exp.report.seed, "n_boot": exp.report.n_boot},
                               deps=["judge"] + [f"evaluate/{c}#oeq-scores" for c in configs],
-                              files=[input_ref(exp, exp.judge.experts)]))
+                              files=[input_ref(exp, exp.judge.experts)],
+                              describe=f"judge and metrics against experts ({exp.judge.experts})"))
             judged.append("agreement")
 
     report_deps = ["curate", "mix"] + [f"evaluate/{c}" for c in configs] + judged
     nodes.append(Node("report", "report", stages.report, settings=exp.report.model_dump(mode="json"),
-                      deps=report_deps))
+                      deps=report_deps, describe="tables, plots: HTML, Markdown, CSV"))
     return nodes
 

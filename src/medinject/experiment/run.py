@@ -20,12 +20,39 @@ def _local_part(nodes) -> list[str]:
     return [n.name for n in nodes if n.name not in remote]
 
 
+def check_stage_settings(exp) -> None:
+    """Settings the stages validate themselves, checked before anything runs (errors name the YAML line)."""
+    from pydantic import ValidationError
+
+    from ..curate.settings import CurateSettings
+    from ..errors import InputError
+    from .config import error_at
+    from .stages import train_config
+
+    try:
+        CurateSettings.model_validate(exp.curate.options)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise error_at(exp, ["curate", "options", *err["loc"]], err["msg"]) from None
+    try:
+        train_config(exp, None, ["train.jsonl"], "out")
+    except InputError as e:
+        field = f"train.overrides.{e.field}" if e.field else "train.overrides"
+        if e.field and e.field.split(".")[0] in ("model",):
+            field = f"train.{e.field}"
+        loc = field.split(".")
+        msg = str(e)[len(e.where) + 2:] if e.where else str(e)
+        where = f" (from {e.path})" if e.path not in (None, "command line") else ""
+        raise error_at(exp, loc, msg + where) from None
+
+
 def run_experiment(path: str | Path, overrides: Sequence[str] = (), *, workdir: str | Path | None = None,
                    only: Sequence[str] | None = None, start: str | None = None, force: bool = False,
                    dry_run: bool = False, slurm: bool = False, submit: bool = False,
                    log: Callable[[str], None] = print) -> list[Step]:
     """Validate the experiment file, then plan (dry run), run, or prepare SLURM jobs; returns the steps."""
     exp = load_experiment(path, overrides)
+    check_stage_settings(exp)
     wd = workdir_of(exp, workdir)
     nodes = build_nodes(exp)
     with Runtime(exp, wd, log=log) as rt:

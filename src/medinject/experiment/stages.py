@@ -16,6 +16,7 @@ from ..errors import MedinjectError
 from ..io import iter_jsonl
 from .config import Source, SynthesizeJob, TranslateJob
 from .engine import Context, digest_tree
+from .runtime import resolve_path
 
 PASSAGE_FORMATS = {"e3c", "morfitt", "passages"}
 RECORDS = "records.jsonl"
@@ -57,7 +58,7 @@ def ingest(src: Source, ctx: Context) -> dict:
 
 
 def _records_of(d: Path) -> Path:
-    for name in (RECORDS, "accepted.jsonl", "curated.jsonl", "kept.jsonl"):
+    for name in (RECORDS, "accepted.jsonl", "curated.jsonl"):
         if (d / name).exists():
             return d / name
     found = sorted(p for p in d.glob("*.jsonl") if "reject" not in p.name)
@@ -95,21 +96,30 @@ def _small(summary) -> dict:
 
 # ------------------------------------------------------------- curate, mix --
 
+CURATED = "curated.jsonl"
+
+
 def curate(ctx: Context) -> dict:
-    from ..curate import run_curate
+    from ..curate.pipeline import run_curate
 
     exp = _exp(ctx)
-    inputs = [_records_of(ctx.inputs[n]) for n in ctx.node.deps if not n.startswith("ingest/")
-              or n.split("/", 1)[1] not in exp.evaluate.sets]
-    evals = [_records_of(ctx.inputs[f"ingest/{n}"]) for n in exp.evaluate.sets] if exp.curate.decontaminate else []
-    return _small(run_curate(inputs, ctx.out, eval_files=evals, **exp.curate.options))
+    evals = {f"ingest/{n}" for n in exp.evaluate.sets} if exp.curate.decontaminate else set()
+    inputs = [_records_of(ctx.inputs[n]) for n in ctx.node.deps if n not in evals]
+    backend = ctx.runtime.backend(exp.curate.backend) if exp.curate.backend else None
+    report = run_curate(inputs, ctx.out, eval_files=[_records_of(ctx.inputs[n]) for n in sorted(evals)],
+                        backend=backend, settings=exp.curate.options)
+    return _small({k: v for k, v in report.items() if k in ("counts", "kept", "rejected", "total")})
+
+
+def curated_view(out: Path) -> str:
+    return digest_tree(out, include=[CURATED])
 
 
 def mix(ctx: Context) -> dict:
     from ..mix import run_mix
 
     exp = _exp(ctx)
-    curated = _records_of(ctx.inputs["curate"])
+    curated = ctx.inputs["curate"] / CURATED
     return _small(run_mix(curated, ctx.out, size=exp.mix.size, seed=exp.mix.seed, configs=exp.mix.configs,
                           shrink=exp.mix.shrink, **exp.mix.options))
 
@@ -127,24 +137,31 @@ def mix_view(config: str, out: Path) -> str:
 ADAPTER = "adapter"
 
 
-def train(config: str, ctx: Context) -> dict:
+def train_config(exp, runtime, data: list[str], output_dir: str, eval_data: list[str] | None = None):
+    """The training stage's validated config: the recipe file, the experiment's overrides, and the run's paths."""
     from ..train import load_config
+
+    over = {**exp.train.overrides, "model": runtime.model(exp.train.model) if runtime else exp.train.model,
+            "data": data, "output_dir": output_dir, "resume": True}
+    if eval_data:
+        over["eval_data"] = eval_data
+    recipe = resolve_path(exp, exp.train.recipe) if exp.train.recipe else None
+    return load_config(recipe, over)
+
+
+def train(config: str, ctx: Context) -> dict:
     from ..train import train as run_train
 
     exp = _exp(ctx)
-    mix_out = mix_dir(ctx.inputs["mix"], config)
-    overrides = {**exp.train.overrides, "model": ctx.runtime.model(exp.train.model),
-                 "data": str(_records_of(mix_out)), "output_dir": str(ctx.out / ADAPTER)}
-    if exp.train.validation:
-        overrides["eval_data"] = str(_records_of(ctx.inputs[f"ingest/{exp.train.validation}"]))
-    recipe = ctx.runtime.path(exp.train.recipe) if exp.train.recipe else None
-    cfg = load_config(recipe, [f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
-                               for k, v in overrides.items()])
-    # Resume when an interrupted run left checkpoints behind; every rank sees the same files.
-    resume = any((ctx.out / ADAPTER).glob("checkpoint-*"))
-    out = run_train(cfg, resume=resume)
-    return {"adapter": str(Path(out).relative_to(ctx.out)) if Path(out).is_relative_to(ctx.out) else str(out),
-            "resumed": resume}
+    out = ctx.out / ADAPTER
+    if (out / "manifest.json").exists():  # finished, then killed before the marker was written
+        return {"resumed": False}
+    val = [str(_records_of(ctx.inputs[f"ingest/{exp.train.validation}"]))] if exp.train.validation else None
+    cfg = train_config(exp, ctx.runtime, [str(_records_of(mix_dir(ctx.inputs["mix"], config)))], str(out), val)
+    # `resume: true` continues from the newest complete checkpoint an interrupted run left, or starts afresh.
+    resumed = any(out.glob("checkpoint-*"))
+    run_train(cfg)
+    return {"resumed": resumed}
 
 
 def adapter_view(out: Path) -> str:
