@@ -73,23 +73,3 @@ def make_answers():
                 for system, ns in lengths.items() for i, n in enumerate(ns)]
     return make
 
-
-@pytest.fixture
-def rating_setup(tmp_path):
-    """Prediction files of two systems over `n` items, and an annotators file with three experts."""
-    import json
-
-    def make(n: int = 3) -> SimpleNamespace:
-        files = []
-        for system in ("base", "NAT"):
-            p = tmp_path / f"{system}.jsonl"
-            p.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Question {i} ?", "reference": f"Réf {i}.",
-                                             "prediction": f"Réponse {i} du système {system}."},
-                                            ensure_ascii=False) + "\n" for i in range(n)), encoding="utf-8")
-            files.append(f"{system}={p}")
-        annotators = tmp_path / "annotators.yaml"
-        tokens = {"alice": "tok-alice-123", "bruno": "tok-bruno-456", "chloe": "tok-chloe-789"}
-        annotators.write_text("".join(f"- name: {k}\n  token: {v}\n" for k, v in tokens.items()), encoding="utf-8")
-        return SimpleNamespace(files=files, annotators=annotators, tokens=tokens, db=tmp_path / "ratings.sqlite",
-                               args=[*files, "--annotators", annotators, "--db", tmp_path / "ratings.sqlite"])
-    return make
