@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "medinject.train.commands",
     "medinject.judge.commands",
     "medinject.experiment.commands",
+    "medinject.report.commands",
 
 ]
 

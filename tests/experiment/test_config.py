@@ -90,7 +90,8 @@ def test_yaml_syntax_error_and_duplicate_key_name_the_line(tmp_path):
 
 
 def test_overrides_apply_and_bad_ones_say_command_line(tmp_path):
-    exp = load_experiment(write(tmp_path, GOOD), ["evaluate.permute=5", "mix.configs=[NAT, ALL]", "train.overrides.lr=1.0e-3"])
+    over = ["evaluate.permute=5", "mix.configs=[NAT, ALL]", "train.overrides.lr=1.0e-3"]
+    exp = load_experiment(write(tmp_path, GOOD), over)
     assert exp.evaluate.permute == 5 and exp.mix.configs == ["NAT", "ALL"]
     assert exp.train.overrides == {"lr": 1e-3}
     with pytest.raises(InputError, match=r"field 'evaluate.permute'.*set on the command line"):

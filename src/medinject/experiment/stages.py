@@ -249,7 +249,8 @@ def report(ctx: Context) -> dict:
     index = results_index(ctx.inputs)
     written = build_report(index, ctx.out, title=exp.report.title or f"medinject: {exp.name}",
                            baseline=exp.report.baseline, reference=exp.report.reference,
-                           n_boot=exp.report.n_boot, seed=exp.report.seed, confidence=exp.report.confidence)
+                           n_boot=exp.report.n_boot, seed=exp.report.seed, confidence=exp.report.confidence,
+                           toy=exp.eval_model.startswith("toy:") or None)
     return {"html": str(Path(written["html"]).name)}
 
 

@@ -1,0 +1,128 @@
+"""Reading stage outputs into report tables: data composition, curation losses, judge scores, agreement.
+
+Every number is copied from the stage's own output file, never recomputed, so the report says exactly
+what the stages measured. (The evaluation tables, which add paired tests, live in `evaluation.py`.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .render import Table
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "file not found (is the stage finished?)") from None
+    except json.JSONDecodeError as e:
+        raise InputError(path, f"malformed JSON: {e.msg}", line=e.lineno) from None
+
+
+def _ci(d: dict | None, i: int) -> float | None:
+    ci = (d or {}).get("ci") or [None, None]
+    return ci[i]
+
+
+# -------------------------------------------------------------------- curation --
+
+def curation_tables(curate_dir: Path) -> list[Table]:
+    """Losses by reason for each origin, and what decontamination removed per evaluation file."""
+    rep = read_json(Path(curate_dir) / "report.json")
+    reasons = list(rep.get("by_reason", {}))
+    rows = []
+    for origin, row in rep.get("by_origin", {}).items():
+        rows.append({"origin": origin, "input": row["input"], "kept": row["kept"],
+                     **{r: row["rejected"].get(r, 0) for r in reasons}})
+    c = rep["counts"]
+    rows.append({"origin": "total", "input": c["input"], "kept": c["kept"], **rep.get("by_reason", {})})
+    losses = Table("curation_losses", ["origin", "input", "kept", *reasons], rows,
+                   note="Records rejected by curation, by reason (a record counts once, under its first reason).")
+    deco = rep.get("decontamination", {}).get("by_eval_file", {})
+    contam = Table("decontamination", ["evaluation file", "training records removed"],
+                   [{"evaluation file": Path(f).name, "training records removed": n} for f, n in deco.items()])
+    return [losses, contam]
+
+
+# ------------------------------------------------------------------ composition --
+
+def _manifest_counts(m: dict) -> tuple[int, dict[str, dict[str, int]]]:
+    counts = m.get("counts") or {}
+    total = m.get("size") or m.get("n") or sum((counts.get("origin") or {}).values())
+    return int(total or 0), {k: dict(v) for k, v in counts.items() if isinstance(v, dict)}
+
+
+def composition_tables(mix_dir: Path, configs: list[str] | None = None) -> list[Table]:
+    """Counts by origin, task and source in each mix, from its manifest.json."""
+    mix_dir = Path(mix_dir)
+    found = {p.parent.name: p for p in sorted(mix_dir.glob("*/manifest.json"))}
+    names = [c for c in (configs or []) if c in found] + [c for c in found if c not in (configs or [])]
+    by_dim: dict[str, list[dict]] = {"origin": [], "task": [], "source": []}
+    keys: dict[str, list[str]] = {"origin": [], "task": [], "source": []}
+    for name in names:
+        total, counts = _manifest_counts(read_json(found[name]))
+        for dim in by_dim:
+            c = counts.get(dim, {})
+            keys[dim] += [k for k in c if k not in keys[dim]]
+            by_dim[dim].append({"mix": name, "records": total, **c})
+    return [Table(f"composition_{dim}", ["mix", "records", *keys[dim]], rows,
+                  note=f"Records per {dim} in each mix (from the mix manifests).") for dim, rows in by_dim.items()]
+
+
+# ------------------------------------------------------------------------ judge --
+
+def judge_table(judge_dir: Path, configs: list[str]) -> Table:
+    s = read_json(Path(judge_dir) / "summary.json")
+    systems = s.get("systems", {})
+    modes = sorted({m for sys in systems.values() for m in sys})
+    cols = ["configuration"]
+    for m in modes:
+        cols += [f"judge {m}", f"{m} 95% CI low", f"{m} 95% CI high", f"{m} n", f"{m} length-controlled"]
+    rows = []
+    for c in [c for c in configs if c in systems] + [c for c in systems if c not in configs]:
+        row: dict[str, Any] = {"configuration": c}
+        for m in modes:
+            d = systems[c].get(m)
+            if d is None:
+                continue
+            mean = d["mean"]
+            row |= {f"judge {m}": mean["value"], f"{m} 95% CI low": _ci(mean, 0), f"{m} 95% CI high": _ci(mean, 1),
+                    f"{m} n": mean.get("n"), f"{m} length-controlled": (d.get("length_controlled") or {}).get("value")}
+        rows.append(row)
+    return Table("judge", cols, rows, note="Mean judge verdict per configuration (binary: share judged equivalent; "
+                 "graded: 1-10), bootstrap 95% intervals; unparseable verdicts are excluded and counted by the judge.")
+
+
+def judge_scores(judge_dir: Path) -> dict[str, dict[str, dict]]:
+    return read_json(Path(judge_dir) / "summary.json").get("systems", {})
+
+
+# -------------------------------------------------------------------- agreement --
+
+def agreement_tables(agreement_dir: Path) -> tuple[list[Table], list[Path]]:
+    """Judge and metric correlations with the experts, inter-annotator agreement, and the scatter plots."""
+    a = read_json(Path(agreement_dir) / "agreement.json")
+    methods = ("pearson", "spearman", "kendall")
+    rows = []
+    for r in a.get("scores", []):
+        row = {"score": r.get("score"), "n": r.get("n")}
+        for m in methods:
+            d = r.get(m) or {}
+            row |= {m: d.get("value"), f"{m} CI low": _ci(d, 0), f"{m} CI high": _ci(d, 1)}
+        rows.append(row)
+    cols = ["score", "n"] + [c for m in methods for c in (m, f"{m} CI low", f"{m} CI high")]
+    iaa = a.get("inter_annotator") or {}
+    iaa_rows = [{"measure": name, "value": (iaa.get(key) or {}).get("value"), "CI low": _ci(iaa.get(key), 0),
+                 "CI high": _ci(iaa.get(key), 1), "annotators": len(iaa.get("annotators", [])),
+                 "items rated twice": iaa.get("units_rated_twice")}
+                for key, name in (("krippendorff_alpha", "Krippendorff's alpha"), ("cohen_kappa", "Cohen's kappa"))
+                if key in iaa]
+    plots = [Path(agreement_dir) / p for p in a.get("plots", []) if (Path(agreement_dir) / p).exists()]
+    return [Table("agreement", cols, rows, note="Correlation of each automatic score with the mean expert rating, "
+                  "bootstrap 95% intervals."),
+            Table("inter_annotator", ["measure", "value", "CI low", "CI high", "annotators", "items rated twice"],
+                  iaa_rows)], plots
