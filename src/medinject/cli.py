@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "medinject.file_commands",
     "medinject.demo",
     "medinject.train.commands",
+    "medinject.evaluate.commands",
     "medinject.judge.commands",
     "medinject.experiment.commands",
     "medinject.report.commands",
