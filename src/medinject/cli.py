@@ -27,6 +27,8 @@ COMMAND_MODULES = [
     "medinject.evaluate.commands",
     "medinject.judge.commands",
     "medinject.experiment.commands",
+    "medinject.curate.commands",
+    "medinject.mix.commands",
     "medinject.report.commands",
 
 ]
