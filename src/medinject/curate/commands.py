@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def parse_sets(items: list[str] | None) -> dict:
+    """`key=value` pairs; values read as YAML (numbers, booleans, lists)."""
+    import yaml
+
+    from ..errors import MedinjectError
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MedinjectError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("curate")
+    def curate_cmd(
+        inputs: list[Path] = typer.Argument(..., help="Record files (.jsonl or .parquet) of any provenance."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output folder: curated.jsonl, rejected.jsonl, "
+                                 "report.json, report.md."),
+        eval_files: list[Path] = typer.Option(None, "--eval", help="Evaluation records to decontaminate against "
+                                              "(repeat the option for several files)."),
+        threshold: float = typer.Option(None, "--threshold", help="Near-duplicate Jaccard threshold (0.7)."),
+        shingle_size: int = typer.Option(None, "--shingle-size", help="Words per shingle (2)."),
+        no_language: bool = typer.Option(False, "--no-language", help="Skip the language check."),
+        workers: int = typer.Option(None, "--workers", help="Processes for the first pass (default: up to 2)."),
+        sets: list[str] = typer.Option(None, "--set", help="Any other setting, key=value (e.g. num_perm=256, "
+                                       "eval_ngram=10, max_chars={question: 2000}); repeatable."),
+        judge_model: str = typer.Option(None, "--judge-model", help="Score translated and synthetic records "
+                                        "with this LLM (1 to 5, stored in meta.quality)."),
+        judge_backend: str = typer.Option("openai", "--judge-backend", help="openai, transformers or vllm."),
+        judge_base_url: str = typer.Option(None, "--judge-base-url", help="OpenAI-compatible server URL."),
+        judge_api_key_env: str = typer.Option(None, "--judge-api-key-env", help="Variable holding the API key."),
+        quality_threshold: float = typer.Option(None, "--quality-threshold", help="Reject judged records "
+                                                "scoring below this (1 to 5)."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    ) -> None:
+        """Filter records (structure, duplicates, language, contamination, optional LLM quality), with reasons."""
+        from ..errors import MedinjectError
+        from .pipeline import run_curate
+
+        settings = parse_sets(sets)
+        for key, value in (("threshold", threshold), ("shingle_size", shingle_size), ("workers", workers),
+                           ("quality_threshold", quality_threshold)):
+            if value is not None:
+                settings[key] = value
+        if no_language:
+            settings["check_language"] = False
+        settings["progress"] = not no_progress
+        backend = None
+        if judge_model:
+            backend = {"kind": judge_backend, "model": judge_model, "base_url": judge_base_url,
+                       "api_key_env": judge_api_key_env}
+        elif quality_threshold is not None:
+            raise MedinjectError("--quality-threshold needs a judge (--judge-model)")
+        report = run_curate(inputs, out, eval_files or (), backend=backend, **settings)
+        print_summary(report)
+
+
+def print_summary(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .filters import REASONS
+
+    c = report["counts"]
+    table = Table(title=f"curation: {c['input']} in, {c['kept']} kept, {c['rejected']} rejected")
+    rows = report["by_origin"]
+    reasons = [r for r in REASONS if any(r in row["rejected"] for row in rows.values())]
+    for col in ["origin", "input", "kept", *reasons]:
+        table.add_column(col, justify="left" if col == "origin" else "right")
+    for name, row in rows.items():
+        table.add_row(name, str(row["input"]), str(row["kept"]), *(str(row["rejected"].get(r, 0)) for r in reasons))
+    Console().print(table)
+    for path, n in report["decontamination"]["by_eval_file"].items():
+        typer.echo(f"decontamination: {n} training records removed for {path}")
+    typer.echo(f"written to {Path(report['outputs']['curated']).parent}")

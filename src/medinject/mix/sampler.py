@@ -1,0 +1,205 @@
+"""The seeded stratified sampler: pools indexed by (origin, source, task), integer quotas, nested draws.
+
+Each stratum (origin, source or all sources, task) is shuffled once by a generator seeded from the seed
+and the stratum's name, and every configuration takes a prefix of that order. So a configuration's
+sample does not depend on which other configurations are built, NAT-TRAD's native half is drawn from
+the same order as NAT (the mixes differ by provenance, not by the luck of the draw), and a new seed
+gives new samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from ..errors import InputError, first_validation_problem
+from ..records import Origin, Record, Task
+from .spec import Leaf, Weights, leaves
+
+
+@dataclass
+class PoolIndex:
+    """Where each usable record lives: per (origin, task), arrays of file index, byte offset and source code."""
+
+    files: list[Path]
+    sources: list[str] = field(default_factory=list)
+    strata: dict[tuple[Origin, Task], dict[str, np.ndarray]] = field(default_factory=dict)
+    used: Counter = field(default_factory=Counter)  # per file index
+    ignored: Counter = field(default_factory=Counter)  # per file index: records of an origin not pooled there
+
+    def available(self, leaf: Leaf, task: Task) -> int:
+        return len(self.locators(leaf, task)[0])
+
+    def locators(self, leaf: Leaf, task: Task) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        origin, source = leaf
+        s = self.strata.get((origin, task))
+        if s is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        if source is None:
+            return s["file"], s["offset"], s["source"]
+        code = self.sources.index(source) if source in self.sources else -1
+        m = s["source"] == code
+        return s["file"][m], s["offset"][m], s["source"][m]
+
+
+def index_pools(pools: dict[Origin, list[Path]]) -> PoolIndex:
+    """Read every pool file once; a record joins the pool of its own origin if that pool lists the file."""
+    files = pools_order(pools)
+    wanted = {f: {o for o, paths in pools.items() if f in paths} for f in files}
+    idx = PoolIndex(files)
+    src_code: dict[str, int] = {}
+    cols: dict[tuple[Origin, Task], list[list[int]]] = defaultdict(lambda: [[], [], []])
+    for fi, path in enumerate(files):
+        if not path.exists():
+            raise InputError(path, "file not found")
+        with open(path, "rb") as f:
+            offset, lineno = 0, 0
+            for raw in f:
+                lineno += 1
+                here, offset = offset, offset + len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    record = Record.model_validate_json(raw)
+                except ValidationError as e:
+                    fld, msg = first_validation_problem(e)
+                    raise InputError(path, msg, line=lineno, field=fld) from None
+                if record.origin not in wanted[path]:
+                    idx.ignored[fi] += 1
+                    continue
+                code = src_code.setdefault(record.source, len(src_code))
+                c = cols[(record.origin, record.task)]
+                c[0].append(fi)
+                c[1].append(here)
+                c[2].append(code)
+                idx.used[fi] += 1
+    idx.sources = list(src_code)
+    for key, (f_, o_, s_) in cols.items():
+        idx.strata[key] = {"file": np.array(f_, dtype=np.int64), "offset": np.array(o_, dtype=np.int64),
+                           "source": np.array(s_, dtype=np.int64)}
+    return idx
+
+
+def pools_order(pools: dict[Origin, list[Path]]) -> list[Path]:
+    seen: dict[Path, None] = {}
+    for origin in Origin:
+        for p in pools.get(origin, []):
+            seen.setdefault(p, None)
+    return list(seen)
+
+
+def apportion(total: int, weights: list[float]) -> list[int]:
+    """Split `total` in proportion to `weights` (largest remainder, ties to the earlier entry)."""
+    s = float(sum(weights))
+    if total <= 0 or s <= 0:
+        return [0] * len(weights)
+    exact = [total * w / s for w in weights]
+    counts = [int(x) for x in exact]
+    for i in sorted(range(len(weights)), key=lambda i: (-(exact[i] - counts[i]), i))[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def allocate(size: int, tasks: dict[Task, float], weights: Weights) -> dict[tuple[Leaf, Task], int]:
+    """Counts per (leaf, task): task totals exactly `apportion(size, tasks)` (the same in every configuration),
+    leaf totals exactly `apportion(size, leaf weights)`, each leaf with (nearly) the same task mix."""
+    task_list = [t for t in Task if tasks.get(t, 0) > 0]
+    t_tot = apportion(size, [tasks[t] for t in task_list])
+    leaf_w = leaves(weights)
+    l_tot = apportion(size, [w for _, w in leaf_w])
+    exact = np.outer(t_tot, l_tot) / max(size, 1)
+    counts = np.floor(exact).astype(np.int64)
+    row_left = np.array(t_tot) - counts.sum(axis=1)
+    col_left = np.array(l_tot) - counts.sum(axis=0)
+    frac = exact - counts
+    for flat in np.lexsort((np.arange(frac.size), -frac.ravel())):
+        r, c = divmod(int(flat), len(l_tot))
+        if row_left[r] > 0 and col_left[c] > 0:
+            counts[r, c] += 1
+            row_left[r] -= 1
+            col_left[c] -= 1
+    # Greedy can strand a remainder; any cell with both margins open takes it (cells have no other bound).
+    for r in range(len(t_tot)):
+        for c in range(len(l_tot)):
+            k = min(row_left[r], col_left[c])
+            if k > 0:
+                counts[r, c] += k
+                row_left[r] -= k
+                col_left[c] -= k
+    return {(leaf, t): int(counts[i, j]) for i, t in enumerate(task_list) for j, (leaf, _) in enumerate(leaf_w)}
+
+
+def default_tasks(index: PoolIndex, configs: dict[str, Weights]) -> dict[Task, float]:
+    """Task proportions from the smallest common availability: for each task, the fewest records any pool
+    used by the selected configurations has of it. Every single-pool configuration can then reach at
+    least the sum of those minima, and no configuration is forced into a task mix its pools lack."""
+    used = {leaf for w in configs.values() for leaf, _ in leaves(w)}
+    return {t: float(min(index.available(leaf, t) for leaf in used)) for t in Task}
+
+
+def shortfalls(index: PoolIndex, configs: dict[str, Weights], size: int, tasks: dict[Task, float]
+               ) -> list[tuple[Leaf, Task, int, int, str]]:
+    """(leaf, task, needed, available, config) for the largest need of each short (leaf, task)."""
+    worst: dict[tuple[Leaf, Task], tuple[int, str]] = {}
+    for name, w in configs.items():
+        for (leaf, task), n in allocate(size, tasks, w).items():
+            if n > index.available(leaf, task) and n > worst.get((leaf, task), (0, ""))[0]:
+                worst[(leaf, task)] = (n, name)
+    return [(leaf, task, n, index.available(leaf, task), name) for (leaf, task), (n, name) in worst.items()]
+
+
+def largest_feasible(index: PoolIndex, configs: dict[str, Weights], size: int, tasks: dict[Task, float]) -> int:
+    lo, hi = 0, size
+    while lo < hi:  # feasibility is monotone up to rounding; the loop below settles the last unit
+        mid = (lo + hi + 1) // 2
+        if shortfalls(index, configs, mid, tasks):
+            hi = mid - 1
+        else:
+            lo = mid
+    while lo > 0 and shortfalls(index, configs, lo, tasks):
+        lo -= 1
+    return lo
+
+
+def _stratum_seed(seed: int, leaf: Leaf, task: Task) -> list[int]:
+    name = f"{leaf[0].value}/{leaf[1] or '*'}/{task.value}"
+    return [seed & 0xFFFFFFFF, seed >> 32 & 0xFFFFFFFF, int.from_bytes(hashlib.sha256(name.encode()).digest()[:8],
+                                                                       "little")]
+
+
+def draw(index: PoolIndex, counts: dict[tuple[Leaf, Task], int], seed: int, name: str
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[Leaf, Task]]]:
+    """(file, offset, source) of the drawn records in output order, and the stratum of each."""
+    f_, o_, s_, strata = [], [], [], []
+    for (leaf, task), n in counts.items():
+        if n == 0:
+            continue
+        files, offsets, sources = index.locators(leaf, task)
+        order = np.random.default_rng(_stratum_seed(seed, leaf, task)).permutation(len(files))[:n]
+        f_.append(files[order])
+        o_.append(offsets[order])
+        s_.append(sources[order])
+        strata += [(leaf, task)] * n
+    files, offsets, sources = (np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (f_, o_, s_))
+    shuffle = np.random.default_rng([seed & 0xFFFFFFFF, *name.encode()]).permutation(len(files))
+    return files[shuffle], offsets[shuffle], sources[shuffle], [strata[i] for i in shuffle]
+
+
+def read_lines(index: PoolIndex, files: np.ndarray, offsets: np.ndarray) -> list[bytes]:
+    """The raw lines at (file, offset), in the given order; each file is read in offset order."""
+    out: list[bytes] = [b""] * len(files)
+    for fi in np.unique(files).tolist():
+        where = np.flatnonzero(files == fi)
+        where = where[np.argsort(offsets[where], kind="stable")]
+        with open(index.files[fi], "rb") as f:
+            for i in where.tolist():
+                f.seek(int(offsets[i]))
+                out[i] = f.readline().rstrip(b"\r\n") + b"\n"
+    return out
+

@@ -1,0 +1,117 @@
+"""Mixture specifications: the paper's seven configurations, custom weightings, and the YAML that holds them.
+
+A configuration is a set of weights over *leaves*: an origin (all its sources together) or one source
+of an origin. `{native: 1, translated: 3}` is NAT:TRAD = 1:3; `{native: 1, translated: {medqa: 2,
+medmcqa: 1}}` gives native 1/4, medqa 2/4, medmcqa 1/4. Weights are relative; N is split by them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import InputError, MedinjectError, first_validation_problem
+from ..records import Origin, Task
+
+ABBREV = {"NAT": Origin.NATIVE, "TRAD": Origin.TRANSLATED, "SYN": Origin.SYNTHETIC}
+PAPER_CONFIGS = ["NAT", "TRAD", "SYN", "NAT-TRAD", "NAT-SYN", "TRAD-SYN", "ALL"]
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+Weights = dict[Origin, float | dict[str, float]]
+Leaf = tuple[Origin, str | None]  # (origin, source) or (origin, None) for all its sources
+
+
+def paper_weights(name: str) -> Weights:
+    """NAT, TRAD, SYN and their '-'-joined combinations (equal shares), ALL = the three."""
+    if name == "ALL":
+        return {o: 1.0 for o in Origin}
+    parts = name.split("-")
+    if not parts or any(p not in ABBREV for p in parts) or len(set(parts)) != len(parts):
+        raise MedinjectError(f"unknown mix {name!r}: use {', '.join(PAPER_CONFIGS)} (or NAT, TRAD, SYN joined "
+                             "by '-'), or give its weights")
+    return {ABBREV[p]: 1.0 for p in parts}
+
+
+def leaves(weights: Weights) -> list[tuple[Leaf, float]]:
+    """The weighted leaves of a configuration, in a fixed order (origin order, then source name)."""
+    out: list[tuple[Leaf, float]] = []
+    for origin in Origin:
+        w = weights.get(origin)
+        if w is None:
+            continue
+        if isinstance(w, dict):
+            out += [((origin, src), float(w[src])) for src in sorted(w) if w[src] > 0]
+        elif w > 0:
+            out.append(((origin, None), float(w)))
+    if not out:
+        raise MedinjectError("a mix configuration needs at least one positive weight")
+    return out
+
+
+class MixSpec(BaseModel):
+    """What `medinject mix --spec FILE.yaml` reads. Pools may also come from the command line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int = Field(gt=0)
+    seed: int = 0
+    pools: dict[Origin, list[str]] = Field(default_factory=dict)
+    configs: list[str] | None = None  # names to build; default: the paper's seven plus every custom one
+    weights: dict[str, Weights] = Field(default_factory=dict)  # custom (or re-weighted) configurations
+    tasks: dict[Task, float] | None = None  # task proportions; default: from the smallest common availability
+    allow_shrink: bool = False
+
+    @field_validator("weights")
+    @classmethod
+    def _names(cls, v: dict[str, Weights]) -> dict[str, Weights]:
+        for name, w in v.items():
+            if not _NAME.match(name):
+                raise ValueError(f"mix name {name!r}: letters, digits and _ . + - only")
+            for origin, x in w.items():
+                values = x.values() if isinstance(x, dict) else [x]
+                if any(val < 0 for val in values):
+                    raise ValueError(f"mix {name}: negative weight for {origin.value}")
+        return v
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, v: dict[Task, float] | None) -> dict[Task, float] | None:
+        if v is not None and (any(x < 0 for x in v.values()) or sum(v.values()) <= 0):
+            raise ValueError("task proportions must be non-negative and not all zero")
+        return v
+
+    def resolved(self) -> dict[str, Weights]:
+        """Name -> weights for every configuration to build, in order."""
+        names = self.configs if self.configs is not None else PAPER_CONFIGS + [
+            n for n in self.weights if n not in PAPER_CONFIGS]
+        if len(set(names)) != len(names):
+            raise MedinjectError("a mix configuration is listed twice")
+        return {n: self.weights[n] if n in self.weights else paper_weights(n) for n in names}
+
+
+def load_spec(path: str | Path) -> MixSpec:
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputError(path, f"malformed YAML: {getattr(e, 'problem', e)}",
+                         line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise InputError(path, "a mix spec is a YAML mapping (size, seed, pools, configs, weights, tasks)")
+    return parse_spec(data, path)
+
+
+def parse_spec(data: dict[str, Any], path: str | Path | None = None) -> MixSpec:
+    try:
+        return MixSpec.model_validate(data)
+    except ValidationError as e:
+        field, msg = first_validation_problem(e)
+        raise InputError(path, msg, field=field) from None
