@@ -15,6 +15,8 @@ from typing import Any
 
 import typer
 
+from .mix.demo_step import curate_and_mix
+
 SAMPLE_PACKAGE_DIR = ("data", "sample")
 PASSAGES_FILE = "passages.jsonl"
 
@@ -87,7 +89,7 @@ def export_layouts(demo: Demo) -> str:
     return f"exported {len(records)} records -> {hub}, {ref}"
 
 
-STEPS: list[Step] = [validate_samples, write_stats, build_model, export_layouts]
+STEPS: list[Step] = [validate_samples, write_stats, build_model, export_layouts, curate_and_mix]
 
 
 def run_demo(workdir: str | Path = "runs/demo", steps: list[Step] | None = None,
