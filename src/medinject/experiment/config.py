@@ -87,7 +87,7 @@ class MixSpec(Strict):
     seed: int = 42
     configs: list[str] = Field(default_factory=lambda: list(PAPER_MIXES))
     shrink: bool = False  # allow a smaller N when a pool is short (the manifest says so)
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)  # weights (custom mixes), tasks (task proportions)
 
 
 class TrainSpec(Strict):
@@ -99,21 +99,20 @@ class TrainSpec(Strict):
 
 class OeqSpec(Strict):
     max_new_tokens: PositiveInt = 256
-    bertscore_model: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    bertscore_model: str | None = None  # omitted: the evaluator's default encoder; null: no BERTScore
 
 
 class EvaluateSpec(Strict):
     sets: list[str]  # source names
     model: str | None = None  # default: train.model
     base: bool = True  # evaluate the base model too
-    mode: str = "paper"
+    mode: Literal["fast", "paper"] = "fast"  # paper: the reference procedure exactly; fast: same predictions
     permute: int = Field(default=0, ge=0)
     circular: bool = False
     seed: int = 0
     batch_size: PositiveInt | None = None
     oeq: OeqSpec = Field(default_factory=OeqSpec)
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)  # other run_eval arguments (modes, n_boot, dtype...)
 
 
 class JudgeSpec(Strict):
@@ -239,9 +238,9 @@ def _check_references(exp: Experiment, data: Any, path: Path, set_keys: Sequence
     if exp.judge and exp.judge.backend not in exp.backends:
         raise _fail(path, data, ["judge", "backend"], f"unknown backend {exp.judge.backend!r}", set_keys)
     for i, c in enumerate(exp.mix.configs):
-        if c not in PAPER_MIXES and c not in exp.mix.options.get("custom", {}):
+        if c not in PAPER_MIXES and c not in (exp.mix.options.get("weights") or {}):
             raise _fail(path, data, ["mix", "configs", i],
-                        f"unknown mix {c!r}; use {', '.join(PAPER_MIXES)} or define it in mix.options.custom",
+                        f"unknown mix {c!r}; use {', '.join(PAPER_MIXES)} or define it in mix.options.weights",
                         set_keys)
     if len(set(exp.mix.configs)) != len(exp.mix.configs):
         raise _fail(path, data, ["mix", "configs"], "a mix is listed twice", set_keys)

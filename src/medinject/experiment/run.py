@@ -20,6 +20,53 @@ def _local_part(nodes) -> list[str]:
     return [n.name for n in nodes if n.name not in remote]
 
 
+# Stage functions whose keyword arguments `options:` blocks may set, minus what the runner sets itself.
+OPTION_TARGETS = {
+    "translate": ("medinject.translate:run_translate", {"in_path", "out_path", "backend", "limit"}),
+    "synthesize": ("medinject.synthesize:run_synthesize", {"passages_path", "out_path", "backend", "limit"}),
+    "mix": ("medinject.mix:run_mix", {"pools", "size", "seed", "out_dir", "configs", "allow_shrink"}),
+    "evaluate": ("medinject.evaluate:run_eval", {"model", "data", "out", "adapter", "mode", "permute", "circular",
+                                                  "seed", "batch_size", "max_new_tokens", "bertscore_model"}),
+    "judge": ("medinject.judge:run_judge", {"prediction_files", "out_dir", "backend", "modes", "lang", "seed",
+                                             "n_boot", "backend_kind", "model", "base_url"}),
+}
+
+
+def _allowed_options(target: str, reserved: set[str]) -> set[str] | None:
+    import importlib
+    import inspect
+
+    module, _, name = target.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None  # the stage is not installed: its own import error will say so when it runs
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL} - reserved
+
+
+def _check_options(exp) -> None:
+    from .config import error_at
+
+    blocks = [(["translate", i, "options"], j.options, "translate") for i, j in enumerate(exp.translate)]
+    blocks += [(["synthesize", i, "options"], j.options, "synthesize") for i, j in enumerate(exp.synthesize)]
+    blocks += [(["mix", "options"], exp.mix.options, "mix"),
+               (["evaluate", "options"], exp.evaluate.options, "evaluate")]
+    if exp.judge:
+        blocks.append((["judge", "options"], exp.judge.options, "judge"))
+    for loc, options, stage in blocks:
+        if not options:
+            continue
+        allowed = _allowed_options(*OPTION_TARGETS[stage])
+        if allowed is None:
+            continue
+        for key in options:
+            if key not in allowed:
+                raise error_at(exp, [*loc, key], f"unknown {stage} option; known: {', '.join(sorted(allowed))}")
+
+
 def check_stage_settings(exp) -> None:
     """Settings the stages validate themselves, checked before anything runs (errors name the YAML line)."""
     from pydantic import ValidationError
@@ -34,6 +81,7 @@ def check_stage_settings(exp) -> None:
     except ValidationError as e:
         err = e.errors()[0]
         raise error_at(exp, ["curate", "options", *err["loc"]], err["msg"]) from None
+    _check_options(exp)
     try:
         train_config(exp, None, ["train.jsonl"], "out")
     except InputError as e:

@@ -58,7 +58,7 @@ def ingest(src: Source, ctx: Context) -> dict:
 
 
 def _records_of(d: Path) -> Path:
-    for name in (RECORDS, "accepted.jsonl", "curated.jsonl"):
+    for name in (RECORDS, "train.jsonl", "curated.jsonl"):
         if (d / name).exists():
             return d / name
     found = sorted(p for p in d.glob("*.jsonl") if "reject" not in p.name)
@@ -120,8 +120,10 @@ def mix(ctx: Context) -> dict:
 
     exp = _exp(ctx)
     curated = ctx.inputs["curate"] / CURATED
-    return _small(run_mix(curated, ctx.out, size=exp.mix.size, seed=exp.mix.seed, configs=exp.mix.configs,
-                          shrink=exp.mix.shrink, **exp.mix.options))
+    # One curated file serves every pool: a record joins the pool of its own origin.
+    summary = run_mix({o: curated for o in ("native", "translated", "synthetic")}, exp.mix.size, exp.mix.seed,
+                      ctx.out, configs=exp.mix.configs, allow_shrink=exp.mix.shrink, **exp.mix.options)
+    return {k: summary.get(k) for k in ("size", "requested_size", "shrunk", "shrink_reason")}
 
 
 def mix_dir(mix_out: Path, config: str) -> Path:
@@ -175,14 +177,17 @@ def evaluate(config: str, ctx: Context) -> dict:
     from ..evaluate import run_eval
 
     exp = _exp(ctx)
-    ev = exp.evaluate
+    ev, rt = exp.evaluate, ctx.runtime
     adapter = None if config == "base" else ctx.inputs[f"train/{config}"] / ADAPTER
     data = [_records_of(ctx.inputs[f"ingest/{n}"]) for n in ev.sets]
-    summary = run_eval(model=ctx.runtime.model(exp.eval_model), adapter=adapter, data=data, out=ctx.out,
-                       mode=ev.mode, permute=ev.permute, circular=ev.circular, seed=ev.seed,
-                       batch_size=ev.batch_size, max_new_tokens=ev.oeq.max_new_tokens,
-                       bertscore_model=ev.oeq.bertscore_model, **ev.options)
-    return {"config": config, **({"metrics": len(summary.get("metrics", []))} if isinstance(summary, dict) else {})}
+    kw = dict(ev.options)
+    if "bertscore_model" in ev.oeq.model_fields_set:  # else the evaluator's documented default
+        kw["bertscore_model"] = rt.model(ev.oeq.bertscore_model) if ev.oeq.bertscore_model else None
+    summary = run_eval(rt.model(exp.eval_model), data, ctx.out, adapter=adapter, mode=ev.mode, permute=ev.permute,
+                       circular=ev.circular, seed=ev.seed, batch_size=ev.batch_size,
+                       max_new_tokens=ev.oeq.max_new_tokens, **kw)
+    head = summary.get("headline") or {}
+    return {"config": config, "headline_em": head.get("value")}
 
 
 _OEQ_ANSWER_KEYS = ("id", "source", "reference", "prediction")
