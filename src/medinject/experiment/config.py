@@ -13,6 +13,7 @@ from ..errors import InputError, first_validation_problem
 from ..records import Origin
 from .yamlload import LineDict, apply_overrides, line_of, load_yaml
 
+PASSAGE_FORMATS = {"e3c", "morfitt", "passages"}  # sources that hold passages, not records
 PAPER_MIXES = ["NAT", "TRAD", "SYN", "NAT-TRAD", "NAT-SYN", "TRAD-SYN", "ALL"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -184,7 +185,7 @@ class Experiment(Named):
         used = {j.input for j in self.translate} | {j.passages for j in self.synthesize} | set(self.evaluate.sets)
         if self.train.validation:
             used.add(self.train.validation)
-        names = [s.name for s in self.sources if s.name not in used and s.format not in ("e3c", "morfitt")]
+        names = [s.name for s in self.sources if s.name not in used and s.format not in PASSAGE_FORMATS]
         return names + [j.name for j in self.translate] + [j.name for j in self.synthesize]
 
 
@@ -211,7 +212,7 @@ def _check_references(exp: Experiment, data: Any, path: Path, set_keys: Sequence
             raise _fail(path, data, loc, f"name {n!r} is used twice", set_keys)
         seen.add(n)
     sources = {s.name: s for s in exp.sources}
-    passage_formats = {"e3c", "morfitt"}
+    passage_formats = PASSAGE_FORMATS
 
     def need(loc, name, what, ok=lambda s: True):
         if name not in sources or not ok(sources[name]):

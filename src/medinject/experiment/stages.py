@@ -14,11 +14,10 @@ from pathlib import Path
 
 from ..errors import MedinjectError
 from ..io import iter_jsonl
-from .config import Source, SynthesizeJob, TranslateJob
+from .config import PASSAGE_FORMATS, Source, SynthesizeJob, TranslateJob
 from .engine import Context, digest_tree
 from .runtime import resolve_path
 
-PASSAGE_FORMATS = {"e3c", "morfitt", "passages"}
 RECORDS = "records.jsonl"
 PASSAGES = "passages.jsonl"
 
