@@ -74,3 +74,16 @@ def test_parquet_and_dataset_round_trip_keep_schema(tmp_path):
     assert ds.features["answer"].feature.dtype == "string" and len(ds) == len(RECORDS)
     assert from_dataset(ds) == RECORDS
     assert list(from_dataset(ds)[3].options) == ["A", "C", "B"]  # option order kept
+
+
+def test_written_files_get_ordinary_permissions_and_a_bom_is_tolerated(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "r.jsonl"
+    write_records(path, RECORDS[:1])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_records(path) == RECORDS[:1]

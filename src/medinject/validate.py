@@ -44,7 +44,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[dict | InputError, dict]]:
         for lineno, raw in enumerate(f, start=1):
             where = {"line": lineno}
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as e:
                 yield InputError(path, f"not UTF-8 text (byte {e.start})", **where), where
                 continue

@@ -94,7 +94,8 @@ def read_mmlu(path: Path, *, origin: Origin = Origin.NATIVE, split: str = "test"
     for f in _csv_files(path):
         subject = f.stem.removesuffix(f"_{split}").removesuffix("_test").removesuffix("_val").removesuffix("_dev")
         try:
-            rows = list(csv.reader(f.open(encoding="utf-8", newline="")))
+            with f.open(encoding="utf-8-sig", newline="") as fh:
+                rows = list(csv.reader(fh))
         except UnicodeDecodeError as e:
             raise InputError(f, f"not UTF-8 text (byte {e.start})") from None
         if not rows:

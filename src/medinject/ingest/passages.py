@@ -26,7 +26,7 @@ def read_morfitt(path: Path, *, source: str = "morfitt", **_) -> Iterator[Passag
     if not path.exists():
         raise InputError(path, "file not found")
     try:
-        with path.open(encoding="utf-8", newline="") as f:
+        with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f, delimiter="\t")
             missing = {"identifier", "abstract"} - set(reader.fieldnames or [])
             if missing:
