@@ -88,7 +88,10 @@ def _write(path, rows):
 
 def test_run_judge_reads_both_layouts_and_writes_verdicts_and_summary(tmp_path, kit):
     # The evaluator's layout: one line per item and mode, multiple-choice lines skipped, question in the prompt.
-    prompt = "Répondez à la question médicale suivante de manière précise et concise.\n\nQuestion : Dose ?"
+    # The evaluator stores the chat-template text as `prompt`: the judge must see the question alone.
+    prompt = ("<|im_start|>system\nVous êtes un assistant.<|im_end|>\n<|im_start|>user\nRépondez à la question "
+              "médicale suivante de manière précise et concise.\n\nQuestion : Dose ?<|im_end|>\n"
+              "<|im_start|>assistant\n")
     (tmp_path / "base").mkdir()
     ev = _write(tmp_path / "base" / "predictions.jsonl", [
         {"id": "m1", "task": "mcq", "gold": ["A"], "pred": ["A"]},
@@ -100,8 +103,10 @@ def test_run_judge_reads_both_layouts_and_writes_verdicts_and_summary(tmp_path, 
         {"id": "o2", "question": "Cause ?", "reference": kit.words(10), "prediction": kit.words(10)},
     ])
     out = tmp_path / "judged"
-    summary = run_judge({"base": ev, "NAT": simple}, out, backend=kit.ScriptedJudge(kit.length_judge), n_boot=50,
-                        progress=False)
+    judge = kit.ScriptedJudge(kit.length_judge)
+    summary = run_judge({"base": ev, "NAT": simple}, out, backend=judge, n_boot=50, progress=False)
+    asked = [r.messages[-1]["content"] for r in judge.requests if "Dose ?" in r.messages[-1]["content"]]
+    assert len(asked) == 6 and not any("<|im" in a or "Répondez" in a for a in asked)
     assert set(summary["systems"]) == {"base", "NAT"}
     assert summary["systems"]["NAT"]["graded"]["mean"]["value"] == pytest.approx(6.0)
     assert summary["pairwise"][0]["system_a"] == "base" and summary["pairwise"][0]["n_compared"] == 2

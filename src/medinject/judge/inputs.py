@@ -71,13 +71,29 @@ def _question(obj: dict) -> str | None:
         users = [m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
         prompt = users[-1] if users else None
     if isinstance(prompt, str) and prompt.strip():
-        from ..prompts import parse_user_text
-
-        try:
-            return parse_user_text(prompt)["question"]
-        except ValueError:
-            return prompt
+        return _question_from_prompt(prompt)
     return None
+
+
+# Ends of a user turn in the chat templates of common model families (ChatML, Llama 3, Gemma, Mistral, Llama 2).
+_TURN_ENDS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "[/INST]", "</s>")
+
+
+def _question_from_prompt(prompt: str) -> str:
+    """The question (with its context) from a prompt: our user text, bare or inside a chat template."""
+    from ..prompts import FR, parse_user_text
+
+    text = prompt
+    starts = [i for i in (prompt.find(t) for t in {*FR["instruction"].values()}) if i >= 0]
+    if starts:  # the evaluator stores the chat-template text: keep our user turn only
+        text = prompt[min(starts):]
+        ends = [i for i in (text.find(e) for e in _TURN_ENDS) if i >= 0]
+        text = text[:min(ends)] if ends else text
+    try:
+        parsed = parse_user_text(text.strip())
+    except ValueError:
+        return prompt
+    return f"{parsed['context']}\n\n{parsed['question']}" if parsed["context"] else parsed["question"]
 
 
 def read_answers(path: str | Path, system: str | None = None) -> list[Answer]:
