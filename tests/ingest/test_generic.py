@@ -102,3 +102,10 @@ def test_mapping_text_parsing_and_validation():
         load_mapping("question=q,answer=g,answer_as=index")
     with pytest.raises(MedinjectError, match="not key=column"):
         load_mapping("question=q,answer")
+
+
+def test_mapping_that_is_neither_pairs_nor_a_file(tmp_path):
+    with pytest.raises(MedinjectError, match="neither 'key=column,...' nor a YAML file"):
+        load_mapping("question:q")
+    with pytest.raises(MedinjectError, match="mapping file not found"):
+        load_mapping(str(tmp_path / "absent.yaml"))

@@ -128,7 +128,9 @@ def load_mapping(mapping: FieldMap | dict | str | Path | None) -> FieldMap:
     if isinstance(mapping, Path) or (isinstance(mapping, str) and "=" not in mapping):
         path = Path(mapping)
         if not path.is_file():
-            raise InputError(path, "mapping file not found")
+            if path.suffix.lower() in (".yaml", ".yml"):
+                raise InputError(path, "mapping file not found")
+            raise MedinjectError(f"bad --map: {str(mapping)!r} is neither 'key=column,...' nor a YAML file")
         raw, where = _load_yaml_mapping(path), str(path)
     elif isinstance(mapping, str):
         raw = parse_mapping_text(mapping)
