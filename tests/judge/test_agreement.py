@@ -125,3 +125,17 @@ def test_bad_inputs_are_one_line_errors(study, tmp_path, run_cli):
 def test_run_agreement_python_api_takes_a_mapping(study, tmp_path):
     rows = run_agreement(study["human"], {"judge": study["judge"]}, tmp_path / "o", n_boot=50)
     assert [r["score"] for r in rows] == ["judge-graded"] and rows[0]["n"] == 23
+
+
+def test_sample_ratings_refer_to_the_demo_items_and_systems(tmp_path):
+    from medinject.demo import sample_dir
+    from medinject.experiment.config import PAPER_MIXES
+    from medinject.io import load_records
+    from medinject.judge.store import RatingStore
+
+    rows = read_ratings(sample_dir() / "ratings.csv")
+    oeq = {r.id for r in load_records(sample_dir() / "eval.jsonl") if r.task.value == "oeq"}
+    assert {r["item_id"] for r in rows} == oeq
+    assert {r["system"] for r in rows} == {"base", *PAPER_MIXES}
+    assert RatingStore(tmp_path / "r.sqlite", (1, 10)).import_csv(sample_dir() / "ratings.csv") == len(rows) == 160
+    assert inter_annotator(rows, n_boot=100)["krippendorff_alpha"]["value"] > 0.5
