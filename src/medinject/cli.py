@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "medinject.ingest.commands",
     "medinject.toy_commands",
     "medinject.translate.commands",
+    "medinject.synthesize.commands",
     "medinject.file_commands",
     "medinject.demo",
     "medinject.train.commands",
