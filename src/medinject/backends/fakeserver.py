@@ -40,7 +40,7 @@ def echo_reply(body: dict[str, Any]) -> str:
 
 def _french_like(text: str) -> str:
     """French filler about as long as `text`, carrying its numbers."""
-    nums = " ".join(_NUMBER.findall(text))
+    nums = " ; ".join(_NUMBER.findall(text))
     n = max(len(text) - len(nums), 12)
     filler = (_FILLER * (n // len(_FILLER) + 1))[:n].rstrip()
     return f"{filler} {nums}".strip()
@@ -50,7 +50,8 @@ def french_json_reply(body: dict[str, Any]) -> str:
     """A 'translation' of the JSON object in the last user message that passes the translation checks."""
     from .structured import extract_json
 
-    src = extract_json(body["messages"][-1]["content"])
+    users = [m["content"] for m in body["messages"] if m["role"] == "user"]
+    src = extract_json(users[0])  # a retry adds a note after it; translate the record again
 
     def conv(v):
         if isinstance(v, dict):

@@ -1,0 +1,56 @@
+"""Command-line options shared by every verb that calls an LLM, and their conversion to a BackendSpec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from . import BackendSpec
+
+BACKEND = typer.Option("openai", "--backend", help="openai (any OpenAI-compatible server), transformers or vllm.")
+MODEL = typer.Option(..., "--model", help="Model name at the server, or a local model folder.")
+BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 "
+                        "(default: the OpenAI API).")
+API_KEY_ENV = typer.Option(None, "--api-key-env", help="Environment variable holding the API key "
+                           "(default OPENAI_API_KEY for the OpenAI API, none for other servers).")
+CONCURRENCY = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once (openai backend).")
+CACHE = typer.Option(None, "--cache", help="Request cache file (SQLite; default $MEDINJECT_CACHE or "
+                     "~/.cache/medinject/requests.sqlite), or 'off'.")
+PRICES = typer.Option(None, "--prices", help="YAML/JSON file: {model: {input: X, output: Y}} in $ per "
+                      "million tokens, for cost accounting.")
+TIMEOUT = typer.Option(120.0, "--timeout", help="Seconds before a request counts as hung and is retried.")
+MAX_RETRIES = typer.Option(6, "--max-retries", help="Retries of a request on 429, 5xx, timeouts, dropped "
+                           "connections.")
+BATCH_SIZE = typer.Option(8, "--batch-size", help="Generation batch size (transformers backend).")
+
+
+def load_prices(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    import yaml
+
+    from ..errors import InputError
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except yaml.YAMLError as e:
+        raise InputError(path, f"not YAML/JSON: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a mapping of model name to {input, output} prices")
+    return data
+
+
+def spec_from_options(backend: str, model: str, base_url: str | None, api_key_env: str | None, concurrency: int,
+                      cache: str | None, prices: Path | None, timeout: float, max_retries: int,
+                      batch_size: int) -> BackendSpec:
+    options: dict[str, Any] = {}
+    if backend == "openai":
+        options.update(timeout=timeout, max_retries=max_retries)
+    elif backend == "transformers":
+        options.update(batch_size=batch_size)
+    return BackendSpec(kind=backend, model=model, base_url=base_url, api_key_env=api_key_env, cache=cache,
+                       concurrency=concurrency, prices=load_prices(prices), options=options)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..backends import options as o
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("synthesize")
+    def synthesize_cmd(
+        passages: Path = typer.Argument(..., help="French passages (.jsonl, from `medinject ingest -f e3c|morfitt`)."),
+        out: Path = typer.Option(..., "-o", "--out", help="Synthetic records (.jsonl or .parquet)."),
+        kinds: str = typer.Option(None, "--kinds", help="Comma-separated task kinds (default: all): mcq, summary, "
+                                  "factual, differential, treatment, lab, instructions, and your own."),
+        kinds_dir: Path = typer.Option(None, "--kinds-dir", help="Folder of extra kind files (*.yaml)."),
+        per_passage: int = typer.Option(1, "--per-passage", min=1, help="Items of each kind per passage."),
+        limit: int = typer.Option(None, "--limit", help="Use only the first N passages."),
+        temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature."),
+        max_tokens: int = typer.Option(None, "--max-tokens", help="Cap on output tokens (default: per kind)."),
+        rejected: Path = typer.Option(None, "--rejected", help="Rejected items (default: OUT.rejected.jsonl)."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+        backend: str = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
+        api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
+        prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
+        batch_size: int = o.BATCH_SIZE,
+    ) -> None:
+        """Write MCQ and open-ended tasks from French passages; check and reject unsupported items."""
+        from ..backends.jobs import format_summary
+        from .synthesize import run_synthesize
+
+        spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
+                                   max_retries, batch_size)
+        summary = run_synthesize(passages, out, spec, kinds=kinds.split(",") if kinds else None, kinds_dir=kinds_dir,
+                                 per_passage=per_passage, limit=limit, temperature=temperature,
+                                 max_tokens=max_tokens, rejected_path=rejected, progress=not no_progress)
+        typer.echo(format_summary(summary))

@@ -1,0 +1,85 @@
+"""Task kinds: one versioned French prompt file each, packaged or supplied by the user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError, MedinjectError
+from ..records import Task
+
+LETTERS5 = ["A", "B", "C", "D", "E"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    version: str
+    task: str  # "mcq" (five options, one or several correct) or "oeq"
+    context: bool  # whether the record keeps the passage as its context
+    system: str
+    user: str  # with a {passage} field
+    instruction: str | None = None
+    max_tokens: int = 800
+
+    def schema(self) -> dict[str, Any]:
+        if self.task == "mcq":
+            return {"type": "object", "required": ["question", "options", "answer"],
+                    "properties": {"question": {"type": "string"},
+                                   "options": {"type": "object", "additionalProperties": {"type": "string"}},
+                                   "answer": {"type": "array", "items": {"type": "string"}, "minItems": 1}}}
+        return {"type": "object", "required": ["question", "answer"],
+                "properties": {"question": {"type": "string"}, "answer": {"type": "string"}}}
+
+
+def _parse(path: Path | str, text: str) -> Kind:
+    try:
+        d = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise InputError(path, f"not YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(d, dict):
+        raise InputError(path, "expected a mapping with name, version, task, system and user")
+    for f in ("name", "version", "task", "system", "user"):
+        if not d.get(f):
+            raise InputError(path, "missing", field=f)
+    if d["task"] not in ("mcq", "oeq"):
+        raise InputError(path, f"task must be mcq or oeq, got {d['task']!r}", field="task")
+    if "{passage}" not in d["user"]:
+        raise InputError(path, "the user prompt has no {passage} field", field="user")
+    return Kind(name=d["name"], version=d["version"], task=d["task"], context=bool(d.get("context", True)),
+                system=d["system"].strip(), user=d["user"], instruction=d.get("instruction"),
+                max_tokens=int(d.get("max_tokens", 800)))
+
+
+def packaged_kinds() -> dict[str, Kind]:
+    root = resources.files("medinject") / "prompts_files" / "synthesize"
+    kinds = [_parse(f.name, f.read_text("utf-8")) for f in root.iterdir() if f.name.endswith(".yaml")]
+    return {k.name: k for k in sorted(kinds, key=lambda k: k.name)}
+
+
+def load_kinds(names: list[str] | None = None, extra_dir: str | Path | None = None) -> list[Kind]:
+    """The chosen kinds (default: all), from the package plus `extra_dir/*.yaml` (which may override them)."""
+    kinds = packaged_kinds()
+    if extra_dir is not None:
+        folder = Path(extra_dir)
+        if not folder.is_dir():
+            raise InputError(folder, "not a folder of kind files (*.yaml)")
+        for f in sorted(folder.glob("*.yaml")):
+            k = _parse(f, f.read_text(encoding="utf-8"))
+            kinds[k.name] = k
+    if not names:
+        return list(kinds.values())
+    unknown = [n for n in names if n not in kinds]
+    if unknown:
+        raise MedinjectError(f"unknown task kind(s) {', '.join(unknown)}; known: {', '.join(kinds)}")
+    return [kinds[n] for n in names]
+
+
+def record_task(kind: Kind, answer: list[str] | str) -> Task:
+    if kind.task == "oeq":
+        return Task.OEQ
+    return Task.MCQU if len(answer) == 1 else Task.MCQ

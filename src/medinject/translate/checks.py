@@ -1,0 +1,122 @@
+"""What a translation must keep: the record's keys, every option, non-empty French text, length, numbers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..records import Record
+
+# French runs ~15% longer than English; outside these bounds text was dropped, added or looped.
+RECORD_RATIO = (0.6, 2.0)
+FIELD_RATIO = (0.35, 3.0)  # per field, for fields long enough to judge (FIELD_MIN chars)
+FIELD_MIN = 40
+LANG_MIN = 20  # shorter texts are too short to identify their language
+
+# Non-breaking spaces always group thousands; a plain space may ("1 000") or may not ("PaO2 130").
+_NUMBER = re.compile(r"\d{1,3}(?:[\u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)*")
+_NUMBER_SPACED = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)*")
+_SEP = re.compile(r"[ \u00a0\u202f.,](\d+)")
+
+
+def payload(record: Record) -> dict[str, Any]:
+    """The fields a translator sees, under the keys it must return."""
+    d: dict[str, Any] = {"question": record.question}
+    if record.context:
+        d["context"] = record.context
+    if record.instruction:
+        d["instruction"] = record.instruction
+    if record.is_choice:
+        d["options"] = dict(record.options)
+    else:
+        d["answer"] = str(record.answer)
+    return d
+
+
+def schema_for(src: dict[str, Any]) -> dict[str, Any]:
+    """Exactly the keys of `src` (and its option letters), every value a string."""
+    props: dict[str, Any] = {}
+    for k, v in src.items():
+        if isinstance(v, dict):
+            props[k] = {"type": "object", "properties": {L: {"type": "string"} for L in v},
+                        "required": list(v), "additionalProperties": False}
+        else:
+            props[k] = {"type": "string"}
+    return {"type": "object", "properties": props, "required": list(src), "additionalProperties": False}
+
+
+def _leaves(d: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _leaves(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", str(v)
+
+
+def numbers(text: str, *, spaced: bool = False) -> set[str]:
+    """Numbers in `text`, written the same whatever the convention: 1,000 = 1000; 2.5 = 2,5.
+
+    `spaced` also reads digit groups split by plain spaces as one number (1 000 = 1000).
+    """
+    out = set()
+    for m in (_NUMBER_SPACED if spaced else _NUMBER).finditer(text):
+        # A separator before exactly three final digits groups thousands; any other one is a decimal mark.
+        s = _SEP.sub(lambda g: g.group(1) if len(g.group(1)) == 3 else "." + g.group(1), m.group(0))
+        out.add(s)
+    return out
+
+
+def detect_language(text: str) -> str:
+    try:
+        import py3langid as langid
+    except ImportError:
+        from ..errors import MedinjectError
+
+        raise MedinjectError("language checks need py3langid: pip install 'medinject[api]'") from None
+    return langid.classify(text)[0]
+
+
+def check_translation(src: dict[str, Any], out: dict[str, Any]) -> tuple[str, str] | None:
+    """(reason, detail) for the first failed check, or None. `out` already matches `schema_for(src)`."""
+    pairs = dict(_leaves(src))
+    got = dict(_leaves(out))
+    empty = [k for k, v in got.items() if not v.strip()]
+    if empty:
+        return "empty", f"empty field(s): {', '.join(empty)}"
+    fr_text = " ".join(got.values())
+    if len(fr_text) >= LANG_MIN:
+        lang = detect_language(fr_text)
+        if lang != "fr":
+            return "not_french", f"language detected: {lang}"
+    en_len, fr_len = sum(len(v) for v in pairs.values()), len(fr_text) - (len(got) - 1)
+    ratio = fr_len / max(en_len, 1)
+    if not RECORD_RATIO[0] <= ratio <= RECORD_RATIO[1]:
+        return "length_ratio", f"French/English length {ratio:.2f} outside {RECORD_RATIO[0]}-{RECORD_RATIO[1]}"
+    for k, v in pairs.items():
+        if len(v) >= FIELD_MIN:
+            r = len(got[k]) / len(v)
+            if not FIELD_RATIO[0] <= r <= FIELD_RATIO[1]:
+                return "length_ratio", f"{k}: French/English length {r:.2f} outside {FIELD_RATIO[0]}-{FIELD_RATIO[1]}"
+    src_text = " ".join(pairs.values())
+    src_nums, out_nums = numbers(src_text), numbers(fr_text)
+    readings_src = (src_nums, numbers(src_text, spaced=True))
+    readings_out = (out_nums, numbers(fr_text, spaced=True))
+    if not any(a == b for a in readings_src for b in readings_out):
+        missing, extra = sorted(src_nums - out_nums), sorted(out_nums - src_nums)
+        parts = ([f"missing {', '.join(missing[:5])}"] if missing else []) + (
+            [f"added {', '.join(extra[:5])}"] if extra else [])
+        return "numbers", "; ".join(parts)
+    return None
+
+
+def apply_translation(record: Record, out: dict[str, Any], meta: dict[str, Any]) -> Record:
+    """The French record: translated text, the same letters and answer, provenance and translation meta."""
+    fields = record.model_dump()
+    fields.update({k: out[k] for k in ("question", "context", "instruction", "answer") if k in out})
+    if "options" in out:
+        fields["options"] = {L: out["options"][L] for L in record.options}  # same letters, same order
+        fields["answer"] = list(record.letters)
+    fields.update(id=f"{record.id}-fr", origin="translated", lang="fr", parent_id=record.id,
+                  meta={**record.meta, **meta})
+    return Record.model_validate(fields)

@@ -1,0 +1,126 @@
+"""Structure-preserving record translation, English to French, through any backend."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..backends import Backend, BackendSpec, ChatRequest, ChatResponse
+from ..backends.jobs import Job, Outcome, run_job
+from ..errors import InputError, MedinjectError
+from ..io import read_records, sha256_file
+from ..records import Record
+from .checks import apply_translation, check_translation, payload, schema_for
+
+
+@dataclass(frozen=True)
+class Prompt:
+    version: str
+    system: str
+    user: str
+    retry: str = ""
+
+
+def load_prompt(name: str, path: str | Path | None = None) -> Prompt:
+    """A versioned prompt: `path` if given, else `prompts_files/translate/<name>.fr.yaml` from the package."""
+    if path is not None:
+        text = Path(path).read_text(encoding="utf-8")
+    else:
+        text = (resources.files("medinject") / "prompts_files" / "translate" / f"{name}.fr.yaml").read_text("utf-8")
+    d = yaml.safe_load(text)
+    missing = [k for k in ("version", "system", "user") if not d.get(k)]
+    if missing:
+        raise InputError(path or name, f"prompt file lacks {', '.join(missing)}", field=missing[0])
+    return Prompt(d["version"], d["system"].strip(), d["user"], d.get("retry", ""))
+
+
+def max_tokens_for(src: dict[str, Any]) -> int:
+    """Room for the French JSON: ~3 characters a token, French ~20% longer, plus the JSON's own syntax."""
+    return int(len(json.dumps(src, ensure_ascii=False)) / 2.5) + 128
+
+
+class RecordTranslator:
+    """The translation job's parts: the request for a record, the checks on an answer, the one retry."""
+
+    def __init__(self, model: str, *, prompt: Prompt | None = None, max_tokens: int | None = None,
+                 temperature: float = 0.0, source_lang: str = "en"):
+        self.model, self.prompt = model, prompt or load_prompt("record")
+        self.max_tokens, self.temperature, self.source_lang = max_tokens, temperature, source_lang
+
+    def request(self, record: Record) -> ChatRequest:
+        src = payload(record)
+        user = self.prompt.user.format(payload=json.dumps(src, ensure_ascii=False, indent=1))
+        return ChatRequest(messages=[{"role": "system", "content": self.prompt.system},
+                                     {"role": "user", "content": user}],
+                           max_tokens=self.max_tokens or max_tokens_for(src), temperature=self.temperature,
+                           json_schema=schema_for(src), tag=record.id)
+
+    def precheck(self, record: Record) -> Outcome | None:
+        if record.lang != self.source_lang:
+            return Outcome(reason="wrong_source_lang", detail=f"record lang {record.lang}, expected {self.source_lang}")
+        return None
+
+    def check(self, record: Record, resp: ChatResponse) -> Outcome:
+        if resp.text is None:
+            return Outcome(reason="request_failed", detail=resp.error or "")
+        if resp.error:  # invalid JSON, or keys / options that differ from the source
+            reason, _, detail = resp.error.partition(": ")
+            return Outcome(reason=reason, detail=detail, raw=resp.text)
+        problem = check_translation(payload(record), resp.parsed)
+        if problem:
+            return Outcome(reason=problem[0], detail=problem[1], raw=resp.text)
+        meta = {"stage": "translate", "model": self.model, "prompt_version": self.prompt.version,
+                "usage": resp.usage, "source_lang": self.source_lang, "raw": resp.text}
+        try:
+            return Outcome(records=[apply_translation(record, resp.parsed, meta)])
+        except ValueError as e:  # pydantic: a translated field the record model refuses
+            return Outcome(reason="invalid_record", detail=str(e).splitlines()[-1][:200], raw=resp.text)
+
+    def retry(self, record: Record, req: ChatRequest, resp: ChatResponse, outcome: Outcome) -> ChatRequest | None:
+        if outcome.reason == "request_failed" or not self.prompt.retry:
+            return None  # the backend already retried transport failures; asking again changes nothing
+        note = self.prompt.retry.format(reason=outcome.reason, detail=outcome.detail)
+        messages = [*req.messages, {"role": "assistant", "content": resp.text or ""}, {"role": "user", "content": note}]
+        return ChatRequest(messages=messages, max_tokens=req.max_tokens, temperature=req.temperature,
+                           json_schema=req.json_schema, tag=req.tag)
+
+    def job(self, fingerprint: dict[str, Any]) -> Job:
+        return Job("translate", item_id=lambda r: r.id, request=self.request, check=self.check, retry=self.retry,
+                   describe_input=lambda r: r.model_dump(mode="json"), precheck=self.precheck,
+                   fingerprint=fingerprint)
+
+
+def _backend(backend: Backend | BackendSpec | dict) -> tuple[Backend, bool]:
+    """(backend, whether we built it and so must close it)."""
+    if isinstance(backend, (BackendSpec, dict)):
+        return BackendSpec.coerce(backend).build(), True
+    return backend, False
+
+
+def run_translate(in_path: str | Path, out_path: str | Path, backend: Backend | BackendSpec | dict, *,
+                  rejected_path: str | Path | None = None, limit: int | None = None, max_tokens: int | None = None,
+                  temperature: float = 0.0, source_lang: str = "en", prompt_file: str | Path | None = None,
+                  progress: bool = True, log=None) -> dict[str, Any]:
+    """Translate the records of `in_path` into `out_path` (+ rejected file and summary beside it). Resumable."""
+    records = list(read_records(in_path))
+    if limit:
+        records = records[:limit]
+    if not records:
+        raise MedinjectError(f"{in_path}: no records to translate")
+    be, owned = _backend(backend)
+    try:
+        tr = RecordTranslator(be.model, prompt=load_prompt("record", prompt_file), max_tokens=max_tokens,
+                              temperature=temperature, source_lang=source_lang)
+        fingerprint = {"model": be.model, "prompt_version": tr.prompt.version, "input": str(in_path),
+                       "input_sha256": sha256_file(in_path), "limit": limit, "max_tokens": max_tokens,
+                       "temperature": temperature}
+        return run_job(tr.job(fingerprint), records, be, out_path, rejected_path=rejected_path, progress=progress,
+                       log=log)
+    finally:
+        if owned:
+            be.close()
