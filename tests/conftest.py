@@ -11,6 +11,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# LLM answers cached by tests stay out of the user's ~/.cache.
+os.environ.setdefault("MEDINJECT_CACHE", os.path.join(__import__("tempfile").mkdtemp(prefix="medinject-test-"),
+                                                      "requests.sqlite"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEDINJECT_SHARED", REPO.parent / "shared")) / "data"
@@ -28,6 +31,15 @@ def toy_model(tmp_path_factory) -> Path:
     from medinject.toymodel import build_toy_model
 
     return build_toy_model(tmp_path_factory.mktemp("toy") / "model", size="tiny")
+
+
+@pytest.fixture(scope="session")
+def toy_server(toy_model):
+    """(base_url, model name) of a real `transformers serve` for the toy model on a free loopback port."""
+    from medinject.backends.serve import serve_model, served_model_name
+
+    with serve_model(toy_model, device="cpu") as url:
+        yield url, served_model_name(toy_model)
 
 
 @pytest.fixture
