@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # LLM answers cached by tests stay out of the user's ~/.cache.
-os.environ.setdefault("MEDINJECT_CACHE", os.path.join(__import__("tempfile").mkdtemp(prefix="medinject-test-"),
-                                                      "requests.sqlite"))
+os.environ.setdefault("MEDINJECT_CACHE", os.path.join(tempfile.mkdtemp(prefix="medinject-test-"), "requests.sqlite"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEDINJECT_SHARED", REPO.parent / "shared")) / "data"
