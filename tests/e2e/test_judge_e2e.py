@@ -30,32 +30,30 @@ def rows(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_judge_cli_through_transformers_serve_and_the_toy_model(toy_model, tmp_path, run_cli):
-    from medinject.backends.serve import serve_model, served_model_name
-
+def test_judge_cli_through_transformers_serve_and_the_toy_model(toy_server, tmp_path, run_cli):
+    url, model = toy_server
     files = predictions(tmp_path, n=2)  # the server takes about a second per judge prompt on a busy CPU
     out = tmp_path / "judge"
-    with serve_model(toy_model) as url:
-        args = ["judge", *files, "-o", out, "--model", served_model_name(toy_model), "--base-url", url,
-                "--cache", tmp_path / "cache.sqlite", "--modes", "binary", "--max-tokens", "8", "--n-boot", "100"]
-        code, stdout, err = run_cli(*args)
-        assert code == 0, err
-        verdicts, pairs = rows(out / "verdicts.jsonl"), rows(out / "pairwise.jsonl")
-        assert len(verdicts) == 4 and len(pairs) == 4  # 2 items x 2 systems; 2 items x 2 orders
-        # A random toy model writes no verdict line: every verdict is kept, raw text and reason, none scored 0.
-        for r in verdicts + pairs:
-            assert r["status"] in ("ok", "unparseable") and isinstance(r["raw"], str), r
-            assert (r["status"] == "ok") == (r["reason"] is None)
-        summary = json.loads((out / "summary.json").read_text())
-        c = summary["counts"]["verdicts"]
-        assert c["failed"] == 0 and c["ok"] + c["unparseable"] == 4
-        nat = summary["systems"]["NAT"]["binary"]
-        assert nat["excluded"]["unparseable"] + nat["mean"]["n"] == 2 and nat["prompt_version"] == "binary-fr-v1"
-        assert "unparseable" in stdout and summary["judge"]["systems"] == ["base", "NAT"]
-        code, _, err = run_cli(*args)  # a rerun comes from the request cache
-        assert code == 0, err
-        assert all(r["cached"] for r in rows(out / "verdicts.jsonl"))
-        assert [r["raw"] for r in rows(out / "verdicts.jsonl")] == [r["raw"] for r in verdicts]
+    args = ["judge", *files, "-o", out, "--model", model, "--base-url", url,
+            "--cache", tmp_path / "cache.sqlite", "--modes", "binary", "--max-tokens", "8", "--n-boot", "100"]
+    code, stdout, err = run_cli(*args)
+    assert code == 0, err
+    verdicts, pairs = rows(out / "verdicts.jsonl"), rows(out / "pairwise.jsonl")
+    assert len(verdicts) == 4 and len(pairs) == 4  # 2 items x 2 systems; 2 items x 2 orders
+    # A random toy model writes no verdict line: every verdict is kept, raw text and reason, none scored 0.
+    for r in verdicts + pairs:
+        assert r["status"] in ("ok", "unparseable") and isinstance(r["raw"], str), r
+        assert (r["status"] == "ok") == (r["reason"] is None)
+    summary = json.loads((out / "summary.json").read_text())
+    c = summary["counts"]["verdicts"]
+    assert c["failed"] == 0 and c["ok"] + c["unparseable"] == 4
+    nat = summary["systems"]["NAT"]["binary"]
+    assert nat["excluded"]["unparseable"] + nat["mean"]["n"] == 2 and nat["prompt_version"] == "binary-fr-v1"
+    assert "unparseable" in stdout and summary["judge"]["systems"] == ["base", "NAT"]
+    code, _, err = run_cli(*args)  # a rerun comes from the request cache
+    assert code == 0, err
+    assert all(r["cached"] for r in rows(out / "verdicts.jsonl"))
+    assert [r["raw"] for r in rows(out / "verdicts.jsonl")] == [r["raw"] for r in verdicts]
 
 
 def judge_reply(body):
