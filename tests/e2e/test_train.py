@@ -1,0 +1,203 @@
+"""Fine-tuning end to end on the tiny toy model: learning, outputs, determinism, kill/resume, merge, errors."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from medinject.io import load_records, sha256_file, write_records
+from medinject.records import Origin
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data(shared_data, tmp_path_factory):
+    from medinject.ingest import get_importer
+
+    d = tmp_path_factory.mktemp("train_data")
+    read = get_importer("frenchmedmcqa")
+    train = [r for r in read(shared_data / "frenchmedmcqa" / "train.json", origin="native")][:8]
+    dev = [r for r in read(shared_data / "frenchmedmcqa" / "dev.json", origin="native", split="dev")][:4]
+    # a second provenance, so the manifest has something to count
+    train[:3] = [r.model_copy(update={"origin": Origin.SYNTHETIC, "source": "toy-synth"}) for r in train[:3]]
+    write_records(d / "train.jsonl", train)
+    write_records(d / "dev.jsonl", dev)
+    return d
+
+
+def settings(toy_model, data, out, **kw):
+    # 8 records, 2 x 2 per step: 2 steps per epoch, 6 epochs; a high rate so a tiny model visibly learns.
+    s = dict(model=str(toy_model), data=str(data / "train.jsonl"), eval_data=str(data / "dev.jsonl"),
+             output_dir=str(out), max_steps=12, per_device_train_batch_size=2, gradient_accumulation_steps=2,
+             learning_rate=1e-2, warmup_steps=0, max_length=512, logging_steps=1, save_steps=2,
+             save_total_limit=None, adapter={"r": 8, "lora_alpha": 16})
+    s.update(kw)
+    return s
+
+
+@pytest.fixture(scope="module")
+def run_a(toy_model, data, tmp_path_factory):
+    from medinject.train import train
+
+    return train(settings(toy_model, data, tmp_path_factory.mktemp("a") / "run"))
+
+
+def losses(out: Path) -> list[float]:
+    return [p[1] for p in json.loads((out / "manifest.json").read_text())["loss_curves"]["train"]]
+
+
+def adapter_tensors(out: Path):
+    from safetensors.torch import load_file
+
+    return load_file(out / "adapter_model.safetensors")
+
+
+def test_loss_falls_and_outputs_are_complete(run_a, data, toy_model):
+    out = run_a
+    curve = losses(out)
+    assert len(curve) == 12 and sum(curve[-3:]) / 3 < 0.8 * curve[0]
+    assert json.loads((out / "manifest.json").read_text())["data"]["train"]["encoded"] == 8
+    for f in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
+              "README.md", "manifest.json", "loss.png"):
+        assert (out / f).is_file(), f
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["config"]["model"] == str(toy_model) and m["config"]["adapter"]["use_dora"] is True
+    assert m["data"]["train"]["files"][0]["sha256"] == sha256_file(data / "train.jsonl")
+    assert m["data"]["train"]["counts"]["origin"] == {"native": 5, "synthetic": 3}
+    assert m["data"]["train"]["counts"]["source"] == {"frenchmedmcqa": 5, "toy-synth": 3}
+    assert sum(m["data"]["train"]["counts"]["task"].values()) == 8
+    assert m["results"]["global_step"] == 12 and m["results"]["eval_loss"] < m["loss_curves"]["eval"][0][1] + 1
+    # 6 whole epochs over 8 records: the non-padding tokens are exactly six times the data's
+    assert m["results"]["tokens_seen"] == 6 * m["data"]["train"]["tokens"]
+    assert m["results"]["train_loss"] == pytest.approx(curve[-1])
+    assert len(m["loss_curves"]["eval"]) == 6  # one eval per epoch
+    assert {"torch", "transformers", "trl", "peft"} <= set(m["versions"]) and m["wall_time_s"] > 0
+    assert "git" in m and m["effective_batch"] == 4
+    card = (out / "README.md").read_text()
+    assert "base_model: " + str(toy_model) in card and "native 5, synthetic 3" in card and "DoRA" in card
+
+
+def test_adapter_loads_with_peft(run_a, toy_model):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    cfg = json.loads((run_a / "adapter_config.json").read_text())
+    assert cfg["use_dora"] and cfg["r"] == 8 and cfg["base_model_name_or_path"] == str(toy_model)
+    base = AutoModelForCausalLM.from_pretrained(toy_model)
+    ids = torch.tensor([[1, 50, 60, 70, 2]])
+    with torch.no_grad():
+        before = base(ids).logits
+        tuned = PeftModel.from_pretrained(base, str(run_a))(ids).logits
+    assert not torch.allclose(before, tuned, atol=1e-3)
+
+
+def test_same_config_same_losses(run_a, toy_model, data, tmp_path):
+    from medinject.train import train
+
+    out = train(settings(toy_model, data, tmp_path / "b"))
+    assert losses(out) == pytest.approx(losses(run_a), abs=1e-6)
+    a, b = adapter_tensors(run_a), adapter_tensors(out)
+    assert all(a[k].equal(b[k]) for k in a)
+
+
+def test_resume_after_kill_matches_uninterrupted(run_a, toy_model, data, tmp_path):
+    from medinject.train import train
+    from medinject.train.recipe import last_checkpoint
+
+    out = tmp_path / "c"
+    s = settings(toy_model, data, out)
+    args = [f"{k}={json.dumps(v)}" for k, v in s.items()]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "medinject.cli", "train", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while last_checkpoint(out) is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    ckpt = last_checkpoint(out)
+    assert ckpt is not None and not (out / "manifest.json").exists()
+    assert int(ckpt.name.split("-")[1]) < 12
+    # without --resume the interrupted run is protected
+    from medinject.errors import InputError
+
+    with pytest.raises(InputError, match="--resume"):
+        train(s)
+    train({**s, "resume": True})
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["resumed_from"] == str(ckpt) and m["results"]["global_step"] == 12
+    assert m["results"]["tokens_seen"] == json.loads((run_a / "manifest.json").read_text())["results"]["tokens_seen"]
+    a, c = adapter_tensors(run_a), adapter_tensors(out)
+    assert a.keys() == c.keys()
+    for k in a:
+        assert (a[k] - c[k]).abs().max().item() < 1e-5, k
+    assert losses(out) == pytest.approx(losses(run_a), abs=1e-5)
+
+
+def test_merge_gives_base_plus_adapter_logits(run_a, toy_model, tmp_path, run_cli):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    code, out, err = run_cli("merge", run_a, "-o", tmp_path / "merged")
+    assert code == 0, err
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
+    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(toy_model), str(run_a))
+    ids = torch.tensor([[1, 85, 411, 276, 79, 201, 53, 411, 2, 201, 1, 367, 85, 431]])
+    with torch.no_grad():
+        a, b = merged(ids).logits, peft_model(ids).logits
+    assert (a - b).abs().max().item() < 1e-4
+    assert (tmp_path / "merged" / "tokenizer.json").exists()
+    code, _, err = run_cli("merge", run_a, "-o", tmp_path / "merged")
+    assert code == 2 and "not empty" in err
+
+
+def test_paper_config_runs_on_cpu_with_small_overrides(toy_model, data, tmp_path, run_cli):
+    out = tmp_path / "paper"
+    code, _, err = run_cli("train", "--config", REPO / "configs" / "train" / "paper.yaml", f"model={toy_model}",
+                           f"data={data / 'train.jsonl'}", f"output_dir={out}", "max_steps=5",
+                           "per_device_train_batch_size=2", "gradient_accumulation_steps=1", "max_length=512")
+    assert code == 0, err
+    assert (out / "adapter_model.safetensors").exists() and (out / "manifest.json").exists()
+    assert json.loads((out / "manifest.json").read_text())["results"]["global_step"] == 5
+    # a finished run is never overwritten
+    code, _, err = run_cli("train", f"model={toy_model}", f"data={data / 'train.jsonl'}", f"output_dir={out}")
+    assert code == 2 and "finished" in err and err.strip().count("\n") == 0
+
+
+def test_user_errors_exit_2(toy_model, data, tmp_path, run_cli):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    bare = tmp_path / "bare"
+    shutil.copytree(toy_model, bare)
+    (bare / "chat_template.jinja").unlink(missing_ok=True)
+    tc = json.loads((bare / "tokenizer_config.json").read_text())
+    tc.pop("chat_template", None)
+    (bare / "tokenizer_config.json").write_text(json.dumps(tc))
+    common = [f"output_dir={tmp_path / 'o'}", "max_steps=1"]
+    cases = [
+        ([f"model={toy_model}", f"data={tmp_path / 'missing.jsonl'}"], "file not found"),
+        ([f"model={toy_model}", f"data={empty}"], "empty file"),
+        ([f"model={toy_model}", f"data={data / 'train.jsonl'}", "adapter.target_modules=[q_proj, w_gate]"],
+         "no module named w_gate"),
+        ([f"model={bare}", f"data={data / 'train.jsonl'}"], "no chat template"),
+        ([f"model={toy_model}", f"data={data / 'train.jsonl'}", "adapter.lora_dropout=lots"], "adapter.lora_dropout"),
+    ]
+    for args, words in cases:
+        code, _, err = run_cli("train", *args, *common)
+        assert code == 2, (args, err)
+        assert words in err and err.strip().count("\n") == 0 and "Traceback" not in err, err
+    assert not (tmp_path / "o" / "manifest.json").exists()
+    assert load_records(data / "train.jsonl")  # inputs untouched

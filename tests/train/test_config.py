@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+
+from medinject.errors import InputError, MedinjectError
+from medinject.train.config import load_config, parse_overrides
+
+REPO = Path(__file__).resolve().parents[2]
+PAPER = REPO / "configs" / "train" / "paper.yaml"
+REQUIRED = ["model=m", "data=a.jsonl", "output_dir=o"]
+
+
+def test_paper_config_is_the_papers_setup():
+    cfg = load_config(PAPER, ["data=mix.jsonl", "output_dir=out"])
+    t = cfg.trainer_args
+    assert cfg.model == "Qwen/Qwen3-4B-Instruct-2507"
+    assert cfg.adapter["use_dora"] is True
+    assert (cfg.adapter["r"], cfg.adapter["lora_alpha"], cfg.adapter["lora_dropout"]) == (16, 16, 0.05)
+    assert cfg.adapter["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                             "down_proj"]
+    assert t["num_train_epochs"] == 10
+    assert (t["per_device_train_batch_size"], t["gradient_accumulation_steps"]) == (12, 8)
+    assert t["learning_rate"] == pytest.approx(1e-4)
+    assert (t["lr_scheduler_type"], t["warmup_steps"]) == ("cosine", 0.05)
+    assert (t["max_length"], t["bf16"], t["seed"]) == (2048, "auto", 42)
+    assert cfg.loss_on == "answer"
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "train").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_train_config_loads(path):
+    cfg = load_config(path, ["model=m", "data=a.jsonl", "output_dir=o"])
+    assert cfg.output_dir == Path("o")
+
+
+def test_overrides_flat_nested_and_typed():
+    cfg = load_config(PAPER, ["model=/toy", "data=[a.jsonl, b.jsonl]", "output_dir=o", "max_steps=5",
+                              "adapter.r=8", "adapter.use_dora=false", "learning_rate=2e-4", "lr_scheduler_kwargs.x=1"])
+    assert cfg.model == "/toy" and cfg.data == [Path("a.jsonl"), Path("b.jsonl")]
+    assert cfg.trainer_args["max_steps"] == 5 and cfg.trainer_args["learning_rate"] == pytest.approx(2e-4)
+    assert cfg.adapter["r"] == 8 and cfg.adapter["use_dora"] is False
+    assert cfg.adapter["lora_alpha"] == 16  # the rest of the adapter keeps its defaults
+    assert cfg.trainer_args["lr_scheduler_kwargs"] == {"x": 1}
+
+
+def test_dict_config_and_deprecated_alias():
+    cfg = load_config(None, {"model": "m", "data": "a.jsonl", "output_dir": "o", "gradient_checkpointing": True})
+    assert cfg.trainer_args["gradient_checkpointing"] is True
+    assert "activation_checkpointing" not in cfg.trainer_args
+
+
+@pytest.mark.parametrize("override, field, words", [
+    ("lerning_rate=1", "lerning_rate", "did you mean 'learning_rate'"),
+    ("learning_rate=abc", "learning_rate", "valid number"),
+    ("adapter.rank=3", "adapter.rank", "unknown key"),
+    ("assistant_only_loss=true", "assistant_only_loss", "loss_on"),
+    ("loss_on=prompt", "loss_on", "'answer' or 'all'"),
+    ("per_device_train_batch_size=big", "per_device_train_batch_size", "valid integer"),
+])
+def test_bad_settings_name_the_field(override, field, words):
+    with pytest.raises(InputError) as e:
+        load_config(PAPER, [*REQUIRED, override])
+    assert e.value.field == field and words in str(e.value)
+    assert "command line" in str(e.value)
+
+
+def test_bad_key_in_file_names_the_file(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("model: m\ndata: a.jsonl\noutput_dir: o\nnum_epochs: 3\n")
+    with pytest.raises(InputError) as e:
+        load_config(f)
+    assert str(f) in str(e.value) and e.value.field == "num_epochs" and "num_train_epochs" in str(e.value)
+
+
+def test_malformed_yaml_and_override(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("model: [unclosed\n")
+    with pytest.raises(InputError, match="malformed YAML"):
+        load_config(f)
+    f.write_text("- a\n- b\n")
+    with pytest.raises(InputError, match="expected a mapping"):
+        load_config(f)
+    with pytest.raises(MedinjectError, match="key=value"):
+        parse_overrides(["max_steps"])
+
+
+def test_cli_bad_config_exits_2(run_cli, tmp_path):
+    code, out, err = run_cli("train", "--config", PAPER, "data=a.jsonl", f"output_dir={tmp_path}", "warmup=3")
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "warmup" in err and "Traceback" not in err
