@@ -64,10 +64,12 @@ def french_json_reply(body: dict[str, Any]) -> str:
 class FakeChatServer:
     def __init__(self, reply: Reply = echo_reply, *, latency: float = 0.0, fault: Fault | None = None,
                  retry_after: str = "1", hang_seconds: float = 60.0, hold_after: int | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
+                 structured: bool = True, host: str = "127.0.0.1", port: int = 0):
         self.reply, self.latency, self.fault = reply, latency, fault
         self.retry_after, self.hang_seconds, self.hold_after = retry_after, hang_seconds, hold_after
         self.host, self.port = host, port
+        self.structured = structured  # False: refuse `response_format` with a 400, as some servers do
+        self.times: dict[str, list[float]] = {}  # body hash -> arrival times
         self.received: Counter[str] = Counter()  # body hash -> times received
         self.answered: list[str] = []  # body hashes answered with 200, in order
         self.faults_sent: Counter[str] = Counter()
@@ -92,6 +94,7 @@ class FakeChatServer:
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
         self._release = asyncio.Event()
         server = self._loop.run_until_complete(asyncio.start_server(self._handle, self.host, self.port))
         self.port = server.sockets[0].getsockname()[1]
@@ -102,7 +105,8 @@ class FakeChatServer:
         tasks = asyncio.all_tasks(self._loop)
         for task in tasks:
             task.cancel()
-        self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        if tasks:
+            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         self._loop.close()
 
     def release(self) -> None:
@@ -158,6 +162,10 @@ class FakeChatServer:
         with self._lock:
             self.received[key] += 1
             n = self.received[key]
+            self.times.setdefault(key, []).append(time.monotonic())
+        if not self.structured and "response_format" in body:
+            await self._send(writer, 400, {"error": {"message": "response_format is not supported"}})
+            return True
         if self.hold_after is not None and len(self.answered) >= self.hold_after:
             self.held.set()
             await self._release.wait()

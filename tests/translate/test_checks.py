@@ -1,0 +1,47 @@
+import pytest
+
+from medinject.records import Origin, Record, Task
+from medinject.translate.checks import apply_translation, check_translation, numbers, payload, schema_for
+
+EN = Record(id="q1", task=Task.MCQU, question="A 45-year-old man takes 2.5 mg of warfarin daily and 1,000 IU of "
+            "vitamin D. What is the most likely diagnosis?", options={"A": "Pulmonary embolism", "B": "Pneumonia",
+            "C": "Myocardial infarction", "D": "Aortic dissection"}, answer=["C"], origin=Origin.NATIVE,
+            source="medqa", lang="en")
+FR = {"question": "Un homme de 45 ans prend 2,5 mg de warfarine par jour et 1 000 UI de vitamine D. Quel est le "
+      "diagnostic le plus probable ?", "options": {"A": "Embolie pulmonaire", "B": "Pneumonie",
+                                                   "C": "Infarctus du myocarde", "D": "Dissection aortique"}}
+
+
+def test_numbers_agree_across_conventions():
+    assert numbers("2.5 mg and 1,000 IU") == numbers("2,5 mg et 1\u202f000 UI") == {"2.5", "1000"}
+    assert numbers("PaO2 130 mmHg") == {"2", "130"}  # a plain space does not always group thousands
+    assert numbers("1 000 UI", spaced=True) == {"1000"}
+
+
+def test_good_translation_passes_and_keeps_letters():
+    assert check_translation(payload(EN), FR) is None
+    fr = apply_translation(EN, FR, {"model": "m", "prompt_version": "v"})
+    assert fr.id == "q1-fr" and fr.parent_id == "q1" and fr.origin is Origin.TRANSLATED and fr.lang == "fr"
+    assert fr.answer == ["C"] and list(fr.options) == ["A", "B", "C", "D"]
+    assert fr.options["C"] == "Infarctus du myocarde"
+    assert fr.meta["prompt_version"] == "v"
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda d: d["options"].update(B="  "), "empty"),
+    (lambda d: d.update(question="A 45-year-old man takes 2.5 mg of warfarin daily and 1,000 IU of vitamin D. "
+                                 "What is the most likely diagnosis?"), "not_french"),
+    (lambda d: d.update(question="Un homme de 45 ans prend 2,5 mg de warfarine par jour et 1 000 UI. Diagnostic ?"
+                        * 4), "length_ratio"),
+    (lambda d: d.update(question=d["question"].replace("2,5", "25")), "numbers"),
+])
+def test_each_check_names_its_reason(change, reason):
+    out = {"question": FR["question"], "options": dict(FR["options"])}
+    change(out)
+    assert check_translation(payload(EN), out)[0] == reason
+
+
+def test_schema_demands_the_same_keys_and_letters():
+    s = schema_for(payload(EN))
+    assert s["required"] == ["question", "options"] and s["additionalProperties"] is False
+    assert s["properties"]["options"]["required"] == ["A", "B", "C", "D"]
