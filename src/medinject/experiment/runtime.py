@@ -92,7 +92,8 @@ class Runtime:
         from ..backends import BackendSpec as Spec
 
         b: BackendSpec = self.exp.backends[name]
-        model, base_url = b.model, b.base_url
+        # Local engines load the model themselves: give them the folder (a toy model is built first).
+        model, base_url = (b.model if b.kind == "openai" else self.model(b.model)), b.base_url
         if b.serve:
             model_dir = self.model(b.model)
             if name not in self._urls:
