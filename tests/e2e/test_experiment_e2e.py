@@ -83,9 +83,10 @@ def test_kill_mid_training_then_resume_then_change_evaluation(experiment):
                             start_new_session=True)
     deadline = time.monotonic() + 240
     try:
-        while not list(workdir.glob("train/NAT/*/adapter/checkpoint-1/trainer_state.json")):
+        # checkpoint-2 appearing means checkpoint-1 was written in full: kill while training goes on.
+        while not list(workdir.glob("train/NAT/*/adapter/checkpoint-2")):
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "training never reached its first checkpoint"
+            assert time.monotonic() < deadline, "training never reached its second checkpoint"
             time.sleep(0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
