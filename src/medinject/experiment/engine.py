@@ -58,6 +58,7 @@ class Node:
     version: str = "1"  # bump when the stage's code changes what it writes
     slurm: bool = False  # may run as a SLURM job
     describe: str = ""  # one line for the plan: what this node does
+    uses: list[str] = field(default_factory=list)  # shared resources (LLM backends) the node needs
 
 
 @dataclass
@@ -203,16 +204,23 @@ class Runner:
             raise MedinjectError(f"cannot run {s.node.name}: it {s.reason}; run without --only/--from first")
         chosen = self.select(only, start)
         steps: dict[str, Step] = {}
-        for node in self.nodes:
+        for i, node in enumerate(self.nodes):
             step = self._resolve(node, steps, chosen, force)
             if step.state in ("run", "resume"):
                 step = self._execute(step, step.state == "resume", steps)
+                self._release(i, chosen)
             elif step.state == "cached":
                 self.log(f"  cached   {node.name}  ({_rel(step.dir)})")
             steps[node.name] = step
         if _rank() == 0:
             self.write_index(list(steps.values()))
         return list(steps.values())
+
+    def _release(self, done: int, chosen: set[str]) -> None:
+        """Stop shared resources (a served model eats CPU even idle) that no selected later node uses."""
+        release = getattr(self.runtime, "release", None)
+        if release is not None:
+            release(keep={u for n in self.nodes[done + 1:] if n.name in chosen for u in n.uses})
 
     def _execute(self, step: Step, resume: bool, steps: dict[str, Step]) -> Step:
         node, d = step.node, step.dir
@@ -286,10 +294,8 @@ def _point_latest(d: Path) -> None:
 def _rel(p: Path | None) -> str:
     if p is None:
         return "-"
-    try:
-        return os.path.relpath(p)
-    except ValueError:
-        return str(p)
+    p = Path(p).absolute()
+    return str(p.relative_to(Path.cwd())) if p.is_relative_to(Path.cwd()) else str(p)
 
 
 def format_plan(steps: list[Step]) -> str:

@@ -57,12 +57,13 @@ def build_nodes(exp: Experiment) -> list[Node]:
     for j in exp.translate:
         nodes.append(Node(f"translate/{j.name}", "translate", partial(stages.translate, j),
                           settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend)},
-                          deps=[f"ingest/{j.input}"], describe=f"{j.input} to French with {_llm(exp, j.backend)}"))
+                          deps=[f"ingest/{j.input}"], describe=f"{j.input} to French with {_llm(exp, j.backend)}",
+                          uses=[j.backend]))
     for j in exp.synthesize:
         nodes.append(Node(f"synthesize/{j.name}", "synthesize", partial(stages.synthesize, j),
                           settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend)},
                           deps=[f"ingest/{j.passages}"],
-                          describe=f"tasks from {j.passages} with {_llm(exp, j.backend)}"))
+                          describe=f"tasks from {j.passages} with {_llm(exp, j.backend)}", uses=[j.backend]))
     producers = {n.name.split("/", 1)[1]: n.name for n in nodes}
     eval_deps = [f"ingest/{name}" for name in exp.evaluate.sets]
     curate_deps = [producers[name] for name in exp.curate_inputs()]
@@ -70,6 +71,7 @@ def build_nodes(exp: Experiment) -> list[Node]:
     if exp.curate.backend:
         cs["backend"] = backend_settings(exp, exp.curate.backend)
     nodes.append(Node("curate", "curate", stages.curate, settings=cs, views={"records": stages.curated_view},
+                      uses=[exp.curate.backend] if exp.curate.backend else [],
                       deps=curate_deps + (eval_deps if exp.curate.decontaminate else []),
                       describe=f"filter, dedup{', decontaminate' if exp.curate.decontaminate else ''}: "
                                f"{', '.join(exp.curate_inputs())}"))
@@ -100,7 +102,7 @@ def build_nodes(exp: Experiment) -> list[Node]:
         # One node for every system: pairwise comparisons need them all, and the request cache makes
         # re-judging an unchanged system free.
         nodes.append(Node("judge", "judge", partial(stages.judge, configs), settings=js,
-                          deps=[f"evaluate/{c}#oeq" for c in configs],
+                          deps=[f"evaluate/{c}#oeq" for c in configs], uses=[exp.judge.backend],
                           describe=f"{'+'.join(exp.judge.modes)} by {_llm(exp, exp.judge.backend)}, "
                                    f"{len(configs)} systems"))
         judged.append("judge")

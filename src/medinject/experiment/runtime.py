@@ -45,7 +45,7 @@ class Runtime:
 
     def __init__(self, exp: Experiment, workdir: Path, *, log=print):
         self.exp, self.workdir, self.log = exp, Path(workdir), log
-        self._stack = contextlib.ExitStack()
+        self._servers: dict[str, contextlib.ExitStack] = {}
         self._urls: dict[str, str] = {}
         self._backends: dict[str, Any] = {}
 
@@ -56,11 +56,17 @@ class Runtime:
         self.close()
 
     def close(self) -> None:
-        for b in self._backends.values():
+        self.release(keep=set())
+
+    def release(self, keep: set[str]) -> None:
+        """Close the backends and stop the servers of every backend not in `keep`."""
+        for name in [n for n in self._backends if n not in keep]:
             with contextlib.suppress(Exception):
-                b.close()
-        self._backends.clear()
-        self._stack.close()
+                self._backends.pop(name).close()
+        for name in [n for n in self._servers if n not in keep]:
+            self._servers.pop(name).close()
+            self._urls.pop(name, None)
+            self.log(f"  stopped the server for backend {name}")
 
     def path(self, p: str) -> Path:
         return resolve_path(self.exp, p)
@@ -101,8 +107,10 @@ class Runtime:
 
                 self.log(f"  starting transformers serve for {b.model}")
                 (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
-                self._urls[name] = self._stack.enter_context(
+                stack = contextlib.ExitStack()
+                self._urls[name] = stack.enter_context(
                     serve_model(model_dir, log_path=self.workdir / "logs" / f"serve-{name}.log"))
+                self._servers[name] = stack
             model, base_url = served_model_name(model_dir), self._urls[name]
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         return Spec(kind=b.kind, model=model, base_url=base_url, api_key_env=b.api_key_env,

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from ..errors import MedinjectError
-from ..io import iter_jsonl
+from ..io import iter_jsonl, write_jsonl
 from .config import PASSAGE_FORMATS, Source, SynthesizeJob, TranslateJob
 from .engine import Context, digest_tree
 from .runtime import resolve_path
@@ -223,8 +223,15 @@ def judge(configs: list[str], ctx: Context) -> dict:
     from ..judge import run_judge
 
     exp = _exp(ctx)
-    files = {c: ctx.inputs[f"evaluate/{c}"] / "predictions.jsonl" for c in configs}
-    files = {c: p for c, p in files.items() if any(_oeq_lines(p.parent))}
+    files = {}
+    for c in configs:
+        lines = list(_oeq_lines(ctx.inputs[f"evaluate/{c}"]))
+        if exp.judge.limit:
+            keep = list(dict.fromkeys(obj["id"] for obj in lines))[:exp.judge.limit]
+            lines = [obj for obj in lines if obj["id"] in keep]
+        if lines:  # the open-ended answers of this system, as the judge reads them
+            files[c] = ctx.out / "answers" / f"{c}.jsonl"
+            write_jsonl(files[c], lines)
     if not files:
         ctx.out.joinpath("summary.json").write_text(json.dumps({"systems": {}, "note": "no open-ended items"}))
         return {"systems": 0}
