@@ -154,3 +154,22 @@ def test_stage_error_names_the_node(tmp_path):
 def test_dependency_must_come_first(tmp_path):
     with pytest.raises(ValueError, match="does not come before"):
         Runner([Node("a", "train", lambda c: None, deps=["b"]), Node("b", "ingest", lambda c: None)], tmp_path)
+
+
+def test_shared_resources_released_when_the_next_node_does_not_use_them(tmp_path):
+    class Rt:
+        def __init__(self):
+            self.calls = []
+
+        def release(self, keep):
+            self.calls.append(sorted(keep))
+
+    def noop(ctx):
+        return None
+
+    nodes = [Node("translate/a", "translate", noop, uses=["llm"]),
+             Node("synthesize/b", "synthesize", noop, uses=["llm"]), Node("train/c", "train", noop),
+             Node("judge", "judge", noop, uses=["llm"]), Node("report", "report", noop)]
+    rt = Rt()
+    Runner(nodes, tmp_path, runtime=rt, log=lambda s: None).run()
+    assert rt.calls == [["llm"], [], ["llm"], [], []]

@@ -217,10 +217,12 @@ class Runner:
         return list(steps.values())
 
     def _release(self, done: int, chosen: set[str]) -> None:
-        """Stop shared resources (a served model eats CPU even idle) that no selected later node uses."""
+        """Stop shared resources the next selected node does not use: a served model eats CPU even idle,
+        more over hours of training than restarting it for the judge costs."""
         release = getattr(self.runtime, "release", None)
         if release is not None:
-            release(keep={u for n in self.nodes[done + 1:] if n.name in chosen for u in n.uses})
+            following = next((n for n in self.nodes[done + 1:] if n.name in chosen), None)
+            release(keep=set(following.uses) if following else set())
 
     def _execute(self, step: Step, resume: bool, steps: dict[str, Step]) -> Step:
         node, d = step.node, step.dir
