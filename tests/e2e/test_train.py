@@ -18,13 +18,26 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models train faster on one thread, and the subprocess in the resume test must reduce in the same order."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def data(shared_data, tmp_path_factory):
     from medinject.ingest import get_importer
 
     d = tmp_path_factory.mktemp("train_data")
     read = get_importer("frenchmedmcqa")
-    train = [r for r in read(shared_data / "frenchmedmcqa" / "train.json", origin="native")][:8]
+    # the shortest questions keep the runs cheap
+    train = sorted(read(shared_data / "frenchmedmcqa" / "train.json", origin="native"),
+                   key=lambda r: len(r.question) + sum(map(len, r.options.values())))[:8]
     dev = [r for r in read(shared_data / "frenchmedmcqa" / "dev.json", origin="native", split="dev")][:4]
     # a second provenance, so the manifest has something to count
     train[:3] = [r.model_copy(update={"origin": Origin.SYNTHETIC, "source": "toy-synth"}) for r in train[:3]]
@@ -34,9 +47,9 @@ def data(shared_data, tmp_path_factory):
 
 
 def settings(toy_model, data, out, **kw):
-    # 8 records, 2 x 2 per step: 2 steps per epoch, 6 epochs; a high rate so a tiny model visibly learns.
+    # 8 records, 2 x 2 per step: 2 steps per epoch, 5 epochs; a high rate so a tiny model visibly learns.
     s = dict(model=str(toy_model), data=str(data / "train.jsonl"), eval_data=str(data / "dev.jsonl"),
-             output_dir=str(out), max_steps=12, per_device_train_batch_size=2, gradient_accumulation_steps=2,
+             output_dir=str(out), max_steps=10, per_device_train_batch_size=2, gradient_accumulation_steps=2,
              learning_rate=1e-2, warmup_steps=0, max_length=512, logging_steps=1, save_steps=2,
              save_total_limit=None, adapter={"r": 8, "lora_alpha": 16})
     s.update(kw)
@@ -63,7 +76,7 @@ def adapter_tensors(out: Path):
 def test_loss_falls_and_outputs_are_complete(run_a, data, toy_model):
     out = run_a
     curve = losses(out)
-    assert len(curve) == 12 and sum(curve[-3:]) / 3 < 0.8 * curve[0]
+    assert len(curve) == 10 and sum(curve[-3:]) / 3 < 0.8 * curve[0]
     assert json.loads((out / "manifest.json").read_text())["data"]["train"]["encoded"] == 8
     for f in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
               "README.md", "manifest.json", "loss.png"):
@@ -74,11 +87,12 @@ def test_loss_falls_and_outputs_are_complete(run_a, data, toy_model):
     assert m["data"]["train"]["counts"]["origin"] == {"native": 5, "synthetic": 3}
     assert m["data"]["train"]["counts"]["source"] == {"frenchmedmcqa": 5, "toy-synth": 3}
     assert sum(m["data"]["train"]["counts"]["task"].values()) == 8
-    assert m["results"]["global_step"] == 12 and m["results"]["eval_loss"] < m["loss_curves"]["eval"][0][1] + 1
-    # 6 whole epochs over 8 records: the non-padding tokens are exactly six times the data's
-    assert m["results"]["tokens_seen"] == 6 * m["data"]["train"]["tokens"]
+    evals = m["loss_curves"]["eval"]
+    assert len(evals) == 5 and m["results"]["global_step"] == 10  # one eval per epoch
+    assert m["results"]["eval_loss"] == evals[-1][1] < evals[0][1]
+    # 5 whole epochs over 8 records: the non-padding tokens are exactly five times the data's
+    assert m["results"]["tokens_seen"] == 5 * m["data"]["train"]["tokens"]
     assert m["results"]["train_loss"] == pytest.approx(curve[-1])
-    assert len(m["loss_curves"]["eval"]) == 6  # one eval per epoch
     assert {"torch", "transformers", "trl", "peft"} <= set(m["versions"]) and m["wall_time_s"] > 0
     assert "git" in m and m["effective_batch"] == 4
     card = (out / "README.md").read_text()
@@ -100,23 +114,16 @@ def test_adapter_loads_with_peft(run_a, toy_model):
     assert not torch.allclose(before, tuned, atol=1e-3)
 
 
-def test_same_config_same_losses(run_a, toy_model, data, tmp_path):
-    from medinject.train import train
-
-    out = train(settings(toy_model, data, tmp_path / "b"))
-    assert losses(out) == pytest.approx(losses(run_a), abs=1e-6)
-    a, b = adapter_tensors(run_a), adapter_tensors(out)
-    assert all(a[k].equal(b[k]) for k in a)
-
-
 def test_resume_after_kill_matches_uninterrupted(run_a, toy_model, data, tmp_path):
+    """A second process with the same config logs the same losses (determinism); killed and resumed, it ends
+    with the same adapter as the uninterrupted run."""
     from medinject.train import train
     from medinject.train.recipe import last_checkpoint
 
     out = tmp_path / "c"
     s = settings(toy_model, data, out)
     args = [f"{k}={json.dumps(v)}" for k, v in s.items()]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "medinject.cli", "train", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -129,7 +136,10 @@ def test_resume_after_kill_matches_uninterrupted(run_a, toy_model, data, tmp_pat
     assert proc.returncode == -signal.SIGKILL
     ckpt = last_checkpoint(out)
     assert ckpt is not None and not (out / "manifest.json").exists()
-    assert int(ckpt.name.split("-")[1]) < 12
+    assert int(ckpt.name.split("-")[1]) < 10
+    before = json.loads((ckpt / "trainer_state.json").read_text())["log_history"]
+    n = int(ckpt.name.split("-")[1])
+    assert [h["loss"] for h in before if "loss" in h] == pytest.approx(losses(run_a)[:n], abs=1e-6)
     # without --resume the interrupted run is protected
     from medinject.errors import InputError
 
@@ -137,7 +147,7 @@ def test_resume_after_kill_matches_uninterrupted(run_a, toy_model, data, tmp_pat
         train(s)
     train({**s, "resume": True})
     m = json.loads((out / "manifest.json").read_text())
-    assert m["resumed_from"] == str(ckpt) and m["results"]["global_step"] == 12
+    assert m["resumed_from"] == str(ckpt) and m["results"]["global_step"] == 10
     assert m["results"]["tokens_seen"] == json.loads((run_a / "manifest.json").read_text())["results"]["tokens_seen"]
     a, c = adapter_tensors(run_a), adapter_tensors(out)
     assert a.keys() == c.keys()

@@ -104,24 +104,36 @@ def load_model(cfg: TrainConfig, dtype):
     kwargs = dict(cfg.trainer_args.get("model_init_kwargs") or {})
     kwargs.setdefault("dtype", dtype)
     try:
-        model = AutoModelForCausalLM.from_pretrained(cfg.model, **kwargs)
+        return AutoModelForCausalLM.from_pretrained(cfg.model, **kwargs)
     except (OSError, ValueError) as e:
         raise InputError(None, f"cannot load a causal LM from {cfg.model!r} ({str(e).splitlines()[0]})",
                          field="model") from None
-    check_target_modules(model, cfg.adapter.get("target_modules"))
-    return model
 
 
-def check_target_modules(model, targets) -> None:
+def module_names(cfg: TrainConfig) -> dict[str, str]:
+    """Module name -> class name, from the model's config alone (no weights are read)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    remote = bool((cfg.trainer_args.get("model_init_kwargs") or {}).get("trust_remote_code"))
+    try:
+        config = AutoConfig.from_pretrained(cfg.model, trust_remote_code=remote)
+    except (OSError, ValueError) as e:
+        raise InputError(None, f"cannot read a model config from {cfg.model!r} ({str(e).splitlines()[0]})",
+                         field="model") from None
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(config, trust_remote_code=remote)
+    return {n: type(m).__name__ for n, m in skeleton.named_modules()}
+
+
+def check_target_modules(modules: dict[str, str], targets) -> None:
     """Every named target must exist: PEFT only complains when none does."""
     if not isinstance(targets, list | tuple):
         return  # a regex or "all-linear": PEFT resolves it
-    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-    missing = [t for t in targets if t not in names and not any(n.endswith("." + t) for n, _ in model.named_modules())]
+    leaves = {n.rsplit(".", 1)[-1] for n in modules}
+    missing = [t for t in targets if t not in leaves and not any(n.endswith("." + t) for n in modules)]
     if missing:
-        import torch
-
-        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+        linear = sorted({n.rsplit(".", 1)[-1] for n, kind in modules.items() if kind == "Linear"})
         raise InputError(None, f"the model has no module named {', '.join(missing)} "
                                f"(its linear layers: {', '.join(linear)})", field="adapter.target_modules")
 
@@ -166,6 +178,7 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
     eval_records, eval_files = load_split(cfg.eval_data, "eval_data")
     bf16, dtype = _precision(cfg)
     tokenizer = load_tokenizer(cfg)
+    check_target_modules(module_names(cfg), cfg.adapter.get("target_modules"))
     train_enc = _encode_split(train_records, tokenizer, cfg, cfg.loss_on, "data")
     # Eval loss is always taken on the answer tokens, so that runs with either loss_on compare.
     eval_enc = _encode_split(eval_records, tokenizer, cfg, "answer", "eval_data") if eval_records else None
