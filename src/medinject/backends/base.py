@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -24,7 +24,8 @@ class ChatRequest:
     tag: str = ""  # caller's label (item id); not part of the cache key
 
     def cache_key(self, model: str) -> str:
-        payload = {k: v for k, v in asdict(self).items() if k != "tag"}
+        # Field by field rather than asdict(): asdict deep-copies the messages, a cost paid per request.
+        payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tag"}
         payload["model"] = model
         blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -8,6 +8,7 @@ keeps the raw output.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -34,11 +35,16 @@ def extract_json(text: str) -> Any:
     raise ValueError("no JSON object in the output")
 
 
-def schema_problem(obj: Any, schema: dict[str, Any]) -> str | None:
-    """A one-line description of the first way `obj` breaks `schema`, or None when it conforms."""
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str):
     from jsonschema import Draft202012Validator
 
-    errors = sorted(Draft202012Validator(schema).iter_errors(obj), key=lambda e: list(e.path))
+    return Draft202012Validator(json.loads(schema_json))
+
+
+def schema_problem(obj: Any, schema: dict[str, Any]) -> str | None:
+    """A one-line description of the first way `obj` breaks `schema`, or None when it conforms."""
+    errors = sorted(_validator(json.dumps(schema, sort_keys=True)).iter_errors(obj), key=lambda e: list(e.path))
     if not errors:
         return None
     err = errors[0]

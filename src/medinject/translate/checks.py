@@ -13,6 +13,7 @@ RECORD_RATIO = (0.6, 2.0)
 FIELD_RATIO = (0.35, 3.0)  # per field, for fields long enough to judge (FIELD_MIN chars)
 FIELD_MIN = 40
 LANG_MIN = 20  # shorter texts are too short to identify their language
+LANG_MAX = 800  # the language of a record shows in its first few hundred characters; the rest only costs time
 
 # Non-breaking spaces always group thousands; a plain space may ("1 000") or may not ("PaO2 130").
 _NUMBER = re.compile(r"\d{1,3}(?:[\u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)*")
@@ -74,7 +75,14 @@ def detect_language(text: str) -> str:
         from ..errors import MedinjectError
 
         raise MedinjectError("language checks need py3langid: pip install 'medinject[api]'") from None
-    return langid.classify(text)[0]
+    return langid.classify(text[:LANG_MAX])[0]
+
+
+def warm_up_language_model() -> None:
+    """Load the language identifier on a thread (~1 s, mostly LZMA that frees the GIL) while requests fly."""
+    import threading
+
+    threading.Thread(target=detect_language, args=("texte de préchauffage",), daemon=True).start()
 
 
 def check_translation(src: dict[str, Any], out: dict[str, Any]) -> tuple[str, str] | None:

@@ -15,7 +15,7 @@ from ..backends.jobs import Job, Outcome, run_job
 from ..errors import InputError, MedinjectError
 from ..io import read_records, sha256_file
 from ..records import Record
-from .checks import apply_translation, check_translation, payload, schema_for
+from .checks import apply_translation, check_translation, payload, schema_for, warm_up_language_model
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,7 @@ def run_translate(in_path: str | Path, out_path: str | Path, backend: Backend | 
     if not records:
         raise MedinjectError(f"{in_path}: no records to translate")
     be, owned = _backend(backend)
+    warm_up_language_model()
     try:
         tr = RecordTranslator(be.model, prompt=load_prompt("record", prompt_file), max_tokens=max_tokens,
                               temperature=temperature, source_lang=source_lang)
