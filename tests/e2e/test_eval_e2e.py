@@ -73,12 +73,15 @@ def _results(summary, metric, source="frenchmedmcqa"):
     return {(e["task"], e["mode"]): e for e in summary["results"] if e["metric"] == metric and e["source"] == source}
 
 
-def test_paper_mode_reproduces_the_reference_procedure(model_dir, fmm):
+@pytest.mark.parametrize("penalty", [None, 1.3])
+def test_paper_mode_reproduces_the_reference_procedure(model_dir, fmm, penalty):
     from medinject.evaluate.decoding import load_model
     from medinject.evaluate.mcqa import predict_choice
     from medinject.evaluate.reference import reference_predict
 
     model, tok = load_model(str(model_dir))
+    if penalty:  # a generation config with a repetition penalty, which `generate` applies even when greedy
+        model.generation_config.repetition_penalty = penalty
     items = fmm[:3] + fmm[4:7]
     paper = predict_choice(items, model, tok, paper=True, batch_size=4)
     fast = predict_choice(items, model, tok, paper=False, batch_size=4)

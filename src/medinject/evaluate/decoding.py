@@ -17,6 +17,10 @@ from ..errors import MedinjectError
 
 # A shared prefix shorter than this is not worth a separate forward pass.
 MIN_SHARED_PREFIX = 8
+# Generation-config settings that change greedy choices in `generate` and that this decoder does not apply.
+_UNSUPPORTED = ("no_repeat_ngram_size", "bad_words_ids", "min_length", "min_new_tokens", "suppress_tokens",
+                "begin_suppress_tokens", "sequence_bias", "forced_bos_token_id", "forced_eos_token_id",
+                "exponential_decay_length_penalty")
 
 
 @dataclass
@@ -121,6 +125,33 @@ def _prefill(model, prompts: list[list[int]], prefixes: _PrefixCache):
     return logits, cache, mask
 
 
+def repetition_penalty(model) -> float:
+    """The model's `repetition_penalty`, which `generate` applies even when greedy; warns about what is not applied."""
+    import sys
+
+    config = getattr(model, "generation_config", None)
+    if config is None:
+        return 1.0
+    ignored = [k for k in _UNSUPPORTED if getattr(config, k, None)]
+    if ignored:
+        print(f"warning: the model's generation config sets {', '.join(ignored)}, which medinject's decoder does "
+              "not apply; its greedy answers may differ from `generate`'s", file=sys.stderr)
+    return float(getattr(config, "repetition_penalty", None) or 1.0)
+
+
+def _penalize(logits, histories: Sequence[Sequence[int]], penalty: float):
+    """`RepetitionPenaltyLogitsProcessor` per row: every token already in the row's text is made less likely."""
+    import torch
+
+    if penalty == 1.0:
+        return logits
+    for row, ids in enumerate(histories):
+        idx = torch.unique(torch.tensor(list(ids), device=logits.device))
+        v = logits[row, idx]
+        logits[row, idx] = torch.where(v < 0, v * penalty, v / penalty)
+    return logits
+
+
 def _pick(logits, allowed_rows):
     """Argmax per row, over the allowed tokens where a row has a mask."""
     import torch
@@ -169,10 +200,12 @@ def decode(model, prompts: Sequence[list[int]], streams: Sequence[Stream], *, eo
         by_item.setdefault(s.item, []).append(s)
     probes: list = [None] * len(prompts)
     prefixes = _PrefixCache(model)
+    penalty = repetition_penalty(model)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             logits, cache, mask = _prefill(model, [list(prompts[i]) for i in batch], prefixes)
+            logits = _penalize(logits, [prompts[i] for i in batch], penalty)
             if probe_ids is not None:
                 for row, i in enumerate(batch):
                     probes[i] = logits[row, list(probe_ids[i])].cpu()
@@ -183,13 +216,14 @@ def decode(model, prompts: Sequence[list[int]], streams: Sequence[Stream], *, eo
                 for (_, s), tok in zip(rows, first, strict=True):
                     s.tokens = [tok]
                 _continue(model, cache, mask, [(r, s) for r, s in rows if not _done(s, eos_id)],
-                          [len(prompts[i]) for i in batch], eos_id)
+                          [prompts[i] for i in batch], eos_id, penalty)
             if on_batch:
                 on_batch(len(batch))
     return probes
 
 
-def _continue(model, cache, mask, rows: list[tuple[int, Stream]], lengths: list[int], eos_id: int) -> None:
+def _continue(model, cache, mask, rows: list[tuple[int, Stream]], prompts: list[Sequence[int]], eos_id: int,
+              penalty: float) -> None:
     """Decode the unfinished streams step by step; finished rows leave the batch."""
     import torch
 
@@ -200,13 +234,15 @@ def _continue(model, cache, mask, rows: list[tuple[int, Stream]], lengths: list[
     cache.reorder_cache(keep)
     mask = mask[keep]
     active = [s for _, s in rows]
-    plen = [lengths[r] for r, _ in rows]
+    prompt = [prompts[r] for r, _ in rows]
     allowed = None
     while active:
         ids = torch.tensor([[s.tokens[-1]] for s in active], device=dev)
-        pos = torch.tensor([[n + len(s.tokens) - 1] for n, s in zip(plen, active, strict=True)], device=dev)
+        pos = torch.tensor([[len(p) + len(s.tokens) - 1] for p, s in zip(prompt, active, strict=True)], device=dev)
         mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype, device=dev)], dim=1)
         logits, cache = _forward(model, cache, input_ids=ids, attention_mask=mask, position_ids=pos)
+        if penalty != 1.0:
+            logits = _penalize(logits, [[*p, *s.tokens] for p, s in zip(prompt, active, strict=True)], penalty)
         if allowed is None:
             allowed = _masks(active, logits.shape[-1], dev)
         for s, tok in zip(active, _pick(logits, allowed), strict=True):
@@ -218,4 +254,4 @@ def _continue(model, cache, mask, rows: list[tuple[int, Stream]], lengths: list[
             mask = mask[idx]
             allowed = allowed[idx] if allowed is not None else None
             active = [active[j] for j in alive]
-            plen = [plen[j] for j in alive]
+            prompt = [prompt[j] for j in alive]

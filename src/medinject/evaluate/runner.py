@@ -85,6 +85,8 @@ def run_eval(model: str, data: Sequence[str | Path], out: str | Path, *, adapter
     paper = mode == "paper"
     adapter = str(adapter) if adapter else None
     modes = list(dict.fromkeys(modes))
+    if not modes:
+        raise MedinjectError("--modes: give at least one decoding mode (constrained, greedy)")
     records, data_info = load_eval_records(data, limit)
     choice = [r for r in records if r.is_choice]
     open_ = [r for r in records if not r.is_choice]

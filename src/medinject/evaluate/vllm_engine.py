@@ -2,7 +2,7 @@
 
 Each stream becomes one vLLM request on the prompt's token ids; vLLM's prefix caching shares the prompt pass
 between the streams of one item. Constrained streams use `allowed_token_ids`; decoding is greedy and stops on
-the tokenizer's end-of-sequence token only (the model's generation config is ignored, as in the reference).
+the tokenizer's end-of-sequence token only, with the model's repetition penalty (as `generate` does).
 First-step letter probabilities come from the constrained stream's processed log-probabilities, which cover
 every allowed token, so their softmax over letters equals the transformers engine's.
 Not exercised by the test suite (no GPU there).
@@ -25,8 +25,8 @@ def _vllm():
 
 
 class VllmModel:
-    def __init__(self, llm, lora):
-        self.llm, self.lora = llm, lora
+    def __init__(self, llm, lora, generation_config):
+        self.llm, self.lora, self.generation_config = llm, lora, generation_config
         self.device = "cuda"
 
 
@@ -46,7 +46,13 @@ def load_model(model: str, adapter: str | None = None, *, device: str | None = N
         llm = vllm.LLM(model=model, **kw)
     except Exception as e:  # vLLM raises many types on start-up
         raise MedinjectError(f"vLLM could not load {model!r}: {str(e).splitlines()[0] if str(e) else e}") from None
-    return VllmModel(llm, lora), AutoTokenizer.from_pretrained(model)
+    from transformers import GenerationConfig
+
+    try:
+        config = GenerationConfig.from_pretrained(model)
+    except OSError:
+        config = None
+    return VllmModel(llm, lora, config), AutoTokenizer.from_pretrained(model)
 
 
 def decode(model: VllmModel, prompts: Sequence[list[int]], streams: Sequence[Stream], *, eos_id: int,
@@ -55,10 +61,14 @@ def decode(model: VllmModel, prompts: Sequence[list[int]], streams: Sequence[Str
     import torch
     from vllm import SamplingParams, TokensPrompt
 
+    from .decoding import repetition_penalty
+
+    penalty = repetition_penalty(model)
     requests, params = [], []
     for s in streams:
         n_logprobs = len(s.allowed) if s.allowed is not None else 0
         params.append(SamplingParams(temperature=0.0, max_tokens=s.max_new, stop_token_ids=[eos_id],
+                                     repetition_penalty=penalty,
                                      ignore_eos=True, allowed_token_ids=list(s.allowed) if s.allowed else None,
                                      logprobs=n_logprobs or None, detokenize=False))
         requests.append(TokensPrompt(prompt_token_ids=list(prompts[s.item])))
