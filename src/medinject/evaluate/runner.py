@@ -54,10 +54,11 @@ def load_eval_records(data_files: Sequence[str | Path], limit: int | None = None
 
 
 def _progress(enabled: bool, total: int):
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     p = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not enabled,
-                 transient=False)
+                 console=Console(stderr=True), transient=False)
     return p, p.add_task("eval", total=total)
 
 

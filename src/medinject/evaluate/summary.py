@@ -235,6 +235,7 @@ def _open_metrics(scope, rows, seed, n_boot, bertscore: dict | None) -> list[dic
     preds = [r["prediction"] or "" for r in rows]
     refs = [[r["reference"] for r in rows]]
     out = []
+    # Per-sentence sufficient statistics, summed per resample: the route sacrebleu's own significance tests take.
     for name, metric in (("bleu", oeq.bleu_metric()), ("chrf", oeq.chrf_metric())):
         stats = np.array(metric._extract_corpus_statistics(preds, refs))
         value = metric._compute_score_from_stats(list(stats.sum(axis=0))).score
