@@ -1,36 +1,20 @@
-"""`medinject demo`: the whole pipeline, as far as it exists, on the sample data shipped in the package.
+"""`medinject demo`: the demo experiment run end to end through the experiment runner.
 
-The demo is a list of small steps; a stage adds itself by appending a step function to `STEPS`.
-Each step gets the shared `Demo` state and returns one line saying what it did.
+The experiment is `medinject/data/experiments/demo.yaml` (configs/demo.yaml in a checkout links to it): the
+sample data shipped in the package, a tiny random toy model, every stage, translation, synthesis and judging
+through a local `transformers serve` that the run starts and stops.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from .mix.demo_step import curate_and_mix
-
 SAMPLE_PACKAGE_DIR = ("data", "sample")
-PASSAGES_FILE = "passages.jsonl"
-
-
-@dataclass
-class Demo:
-    workdir: Path
-    sample: Path  # folder of the sample .jsonl files
-    records: list[Path] = field(default_factory=list)  # sample records files, validated
-    passages: list[Path] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)  # what steps produced, for the steps after them
-
-
-Step = Callable[[Demo], str]
 
 
 def sample_dir() -> Path:
@@ -38,76 +22,39 @@ def sample_dir() -> Path:
     return Path(str(resources.files("medinject").joinpath(*SAMPLE_PACKAGE_DIR)))
 
 
-def validate_samples(demo: Demo) -> str:
-    from .errors import MedinjectError
-    from .validate import validate_file
-
-    files = sorted(demo.sample.glob("*.jsonl"))
-    if not files:
-        raise MedinjectError(f"no sample data in {demo.sample}")
-    lines = []
-    for f in files:
-        report = validate_file(f)
-        if not report.ok:
-            raise MedinjectError(f"sample file {f.name} is invalid: {report.problems[0]}")
-        (demo.passages if report.kind == "passages" else demo.records).append(f)
-        lines.append(f"{f.stem} {report.rows}")
-    return f"validated {len(files)} sample files ({', '.join(lines)})"
+def demo_experiment() -> Path:
+    return Path(str(resources.files("medinject").joinpath("data", "experiments", "demo.yaml")))
 
 
-def write_stats(demo: Demo) -> str:
-    from .io import write_json
-    from .stats import file_stats
-
-    stats = file_stats(demo.records)
-    out = write_json(demo.workdir / "stats" / "records.json", stats)
-    if demo.passages:
-        write_json(demo.workdir / "stats" / "passages.json", file_stats(demo.passages))
-    origins = ", ".join(f"{k} {v}" for k, v in stats["counts"]["origin"].items())
-    demo.outputs["stats"] = out
-    return f"stats of {stats['n']} records ({origins}) -> {out}"
-
-
-def build_model(demo: Demo) -> str:
-    from .toymodel import build_toy_model
-
-    out = build_toy_model(demo.workdir / "toy-model", size="tiny")
-    demo.outputs["model"] = out
-    return f"tiny random Qwen3 toy model -> {out}"
+def closing_message(html: Path | None, seconds: float) -> str:
+    where = f"Report: {html}" if html else "The run ended without a report."
+    return "\n".join([
+        f"Demo finished in {seconds / 60:.1f} min: every stage ran on the sample data with a tiny toy model.",
+        where,
+        "The toy model's weights are random, so its scores mean nothing: the demo shows the pipeline working,",
+        "not results. To run the real study (Qwen3-4B-Instruct, the MedInjection-FR sets; needs GPUs, access to",
+        "the Hugging Face hub and an API key for the judge, see the README):",
+        "  medinject run configs/paper.yaml --dry-run   # the plan",
+        "  medinject run configs/paper.yaml             # or add --slurm on a cluster",
+    ])
 
 
-def export_layouts(demo: Demo) -> str:
-    from .export import export_records
-    from .io import load_records
+def run_demo(workdir: str | Path = "runs/demo", overrides: Sequence[str] = (),
+             echo: Callable[[str], None] = print):
+    """Run the demo experiment into `workdir`; returns the runner's steps."""
+    from .experiment.run import report_path, run_experiment
 
-    records = [r for f in demo.records for r in load_records(f)]
-    hub = demo.workdir / "export" / "medinjection.jsonl"
-    ref = demo.workdir / "export" / "reference-eval.json"
-    export_records(records, "medinjection", hub)
-    export_records(records, "reference-eval", ref)
-    demo.outputs["export"] = {"medinjection": hub, "reference-eval": ref}
-    return f"exported {len(records)} records -> {hub}, {ref}"
-
-
-STEPS: list[Step] = [validate_samples, write_stats, build_model, export_layouts, curate_and_mix]
-
-
-def run_demo(workdir: str | Path = "runs/demo", steps: list[Step] | None = None,
-             echo: Callable[[str], None] = print, sample: str | Path | None = None) -> Demo:
-    demo = Demo(workdir=Path(workdir), sample=Path(sample) if sample else sample_dir())
-    demo.workdir.mkdir(parents=True, exist_ok=True)
-    for i, step in enumerate(steps if steps is not None else STEPS, start=1):
-        start = time.perf_counter()
-        line = step(demo)
-        echo(f"[{i}] {step.__name__}: {line} ({time.perf_counter() - start:.1f} s)")
-    return demo
+    start = time.perf_counter()
+    steps = run_experiment(demo_experiment(), overrides, workdir=workdir, log=echo)
+    echo(closing_message(report_path(steps), time.perf_counter() - start))
+    return steps
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_cmd(
+        overrides: list[str] = typer.Argument(None, help="Overrides of the demo experiment (key.sub=value)."),
         workdir: Path = typer.Option(Path("runs/demo"), "--workdir", help="Folder for everything the demo writes."),
     ) -> None:
-        """Run every stage that exists on the sample data shipped in the package."""
-        demo = run_demo(workdir, echo=typer.echo)
-        typer.echo(f"demo done: outputs in {demo.workdir}")
+        """The whole pipeline on the shipped sample data with a toy model, ending with the HTML report."""
+        run_demo(workdir, overrides or [], echo=typer.echo)

@@ -1,30 +1,63 @@
-"""`medinject demo` runs on the sample data shipped in the package and says what it did."""
+"""`medinject demo`: the demo experiment end to end through the runner (cut down to one mix to stay quick)."""
+
+from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
-from medinject.demo import STEPS, sample_dir
-from medinject.io import load_records
+from medinject.demo import demo_experiment
+from medinject.experiment.config import load_experiment
 
 pytestmark = pytest.mark.e2e
 
+QUICK = ["mix.configs=[NAT]", "translate.0.limit=1", "synthesize.0.limit=1", "synthesize.0.options.kinds=[mcq]",
+         "judge.limit=2", "judge.modes=[binary]"]
 
-def test_demo_runs_every_step_on_the_shipped_samples(tmp_path, run_cli):
+
+def test_the_full_demo_experiment_is_valid_and_covers_every_stage():
+    exp = load_experiment(demo_experiment())
+    assert exp.mix.configs == ["NAT", "TRAD", "SYN", "NAT-TRAD", "NAT-SYN", "TRAD-SYN", "ALL"]
+    assert exp.translate and exp.synthesize and exp.judge and exp.judge.experts
+    assert all(b.serve for b in exp.backends.values())  # LLM stages go through a local server
+    assert Path(__file__).resolve().parents[2].joinpath("configs", "demo.yaml").resolve() == demo_experiment()
+
+
+def test_demo_runs_every_stage_and_ends_with_the_report(tmp_path, run_cli):
     work = tmp_path / "demo"
-    code, stdout, stderr = run_cli("demo", "--workdir", work)
-    assert code == 0, stderr
-    for i, step in enumerate(STEPS, start=1):
-        assert f"[{i}] {step.__name__}:" in stdout
-    samples = [f for f in sorted(sample_dir().glob("*.jsonl")) if f.name != "passages.jsonl"]
-    records = [r for f in samples for r in load_records(f)]
-    assert len(samples) >= 4 and len(records) >= 100
-    stats = json.loads((work / "stats" / "records.json").read_text())
-    assert stats["n"] == len(records) and set(stats["counts"]["origin"]) == {"native", "translated", "synthetic"}
-    assert set(stats["counts"]["task"]) == {"mcqu", "mcq", "oeq"}
-    assert json.loads((work / "stats" / "passages.json").read_text())["n"] >= 5
-    assert (work / "toy-model" / "config.json").is_file()
-    back = tmp_path / "back.jsonl"
-    assert run_cli("ingest", work / "export" / "medinjection.jsonl", "--format", "medinjection", "-o", back)[0] == 0
-    assert load_records(back) == records
-    assert len(json.loads((work / "export" / "reference-eval.json").read_text())) == len(records)
+    code, out, err = run_cli("demo", "--workdir", work, *QUICK)
+    assert code == 0, err[-3000:]
+    ran = re.findall(r"^  run +(\S+)", out, flags=re.M)
+    assert ran == ["ingest/native", "ingest/translated", "ingest/synthetic", "ingest/english", "ingest/passages",
+                   "ingest/test", "translate/english-fr", "synthesize/cases", "curate", "mix", "train/NAT",
+                   "evaluate/base", "evaluate/NAT", "judge", "agreement", "report"]
+    assert "starting transformers serve" in out and "stopped the server" in out
+    html = Path(re.search(r"^Report: (.+report\.html)$", out, flags=re.M).group(1))
+    assert html.is_file() and html.is_relative_to(work)
+    assert "scores mean nothing" in out and "medinject run configs/paper.yaml" in out
+    report = html.parent
+    for name in ("report.md", "main_table.csv", "answer_order_bias.csv", "open_ended.csv", "judge.csv",
+                 "agreement.csv", "composition_origin.csv", "curation_losses.csv", "em_by_configuration.png"):
+        assert (report / name).is_file(), name
+    assert "toy model" in html.read_text()
+
+    latest = {p.parent.name: p.resolve() for p in work.glob("*/latest")} | \
+        {f"{p.parent.parent.name}/{p.parent.name}": p.resolve() for p in work.glob("*/*/latest")}
+    # A toy model's translations fail their checks: every item is accounted for, with a reason.
+    summary = json.loads((latest["translate/english-fr"] / "done.json").read_text())["info"]
+    assert summary["items"] == summary["accepted"] + summary["rejected"] == 1
+    assert sum(summary["rejected_by_reason"].values()) == summary["rejected"]
+    # The planted contaminated item is gone from training.
+    curated = json.loads((latest["curate"] / "report.json").read_text())
+    assert curated["by_reason"].get("contaminated", 0) >= 1
+    judged = json.loads((latest["judge"] / "summary.json").read_text())
+    assert set(judged["systems"]) == {"base", "NAT"}
+    assert json.loads((latest["agreement"] / "agreement.json").read_text())["scores"]
+
+    # Run again: everything is done already, so nothing runs and the same report is named.
+    code, out2, err = run_cli("demo", "--workdir", work, *QUICK)
+    assert code == 0, err[-2000:]
+    assert not re.findall(r"^  (run|resume) ", out2, flags=re.M)
+    assert f"Report: {html}" in out2

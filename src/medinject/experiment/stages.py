@@ -244,8 +244,14 @@ def agreement(configs: list[str], ctx: Context) -> dict:
     from ..judge import run_agreement
 
     exp = _exp(ctx)
-    scores = [str(ctx.inputs["judge"])]
-    scores += [f"{c}={ctx.inputs[f'evaluate/{c}'] / 'predictions.jsonl'}" for c in configs]
+    verdicts = ctx.inputs["judge"] / "verdicts.jsonl"
+    # A judge whose every verdict was unparseable (a toy model's) has no scores to correlate.
+    judged = verdicts.exists() and any(obj.get("status") == "ok" for _, obj in iter_jsonl(verdicts, allow_empty=True))
+    scores = [str(ctx.inputs["judge"])] if judged else []
+    scores += [f"{c}={ctx.inputs[f'evaluate/{c}'] / 'predictions.jsonl'}" for c in configs
+               if any(_oeq_lines(ctx.inputs[f"evaluate/{c}"]))]
+    if not scores:
+        raise MedinjectError("no judge verdict and no open-ended metric to compare with the experts")
     rows = run_agreement(ctx.runtime.path(exp.judge.experts), scores, ctx.out, n_boot=exp.report.n_boot,
                          seed=exp.report.seed)
     return {"scores": len(rows)}
