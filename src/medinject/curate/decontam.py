@@ -2,14 +2,19 @@
 
 Three tests on question plus options, cheapest first: the same normalised text; long word n-grams
 (`eval_ngram` words) shared with one evaluation item, covering at least `eval_containment` of that item's
-n-grams (catches an item pasted inside a longer one); MinHash similarity above `eval_threshold`
-(catches reordered options and edited words). An n-gram found in two or more evaluation items is exam
-boilerplate ("parmi les propositions suivantes, laquelle est exacte"), not an item's identity, so it is
-left out: one shared template phrase must not flag a training record.
+n-grams (catches an item pasted inside a longer one); Jaccard similarity of the near-duplicate shingles
+of at least `eval_threshold` (catches reordered options and edited words). The last test finds its
+candidates with MinHash LSH tuned below the threshold, then computes the exact Jaccard of each
+candidate pair: a leaked test item must not slip through on the estimate's noise.
+
+An n-gram found in more than 1% of the evaluation items (and at least 3) is exam boilerplate ("parmi les
+propositions suivantes, laquelle est exacte"), not an item's identity, so it is left out of the test.
+Rarer sharing stays in: several questions about one clinical case legitimately share its sentences.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +24,7 @@ from ..io import read_records
 from .filters import Reject
 from .minhash import MinHasher, band_keys, has_signature, lsh_params
 from .settings import CurateSettings
-from .text import item_text, ngram_hashes, stable_hash
+from .text import item_segments, item_text, ngram_hashes, segmented_ngram_hashes, stable_hash
 
 
 @dataclass
@@ -30,11 +35,13 @@ class EvalIndex:
     item_file: np.ndarray  # index into files, per evaluation item
     item_ids: list[str]
     exact: dict[int, int]  # normalised-text hash -> item
-    ngram_keys: np.ndarray  # sorted n-gram hashes, each found in exactly one item
-    ngram_items: np.ndarray  # the item of each n-gram hash
+    ngram_keys: np.ndarray  # sorted n-gram hashes (repeated when several items have one)
+    ngram_items: np.ndarray  # the item of each entry
     ngram_counts: np.ndarray  # per item, how many such n-grams it has
-    sig: np.ndarray  # (items, num_perm)
-    band_sorted: list[tuple[np.ndarray, np.ndarray]]  # per band: sorted keys, their items
+    shingles: list[np.ndarray]  # per item, its sorted unique shingle hashes
+    sig: np.ndarray  # (items, num_perm) MinHash signatures
+    band_keys: np.ndarray  # every item's LSH keys of every band, sorted (keys of different bands never collide)
+    band_items: np.ndarray  # the item of each key
     bands: int
     rows: int
 
@@ -49,28 +56,39 @@ def build_eval_index(paths, settings: CurateSettings, hasher: MinHasher) -> Eval
     paths = [Path(p) for p in paths]
     if not paths:
         return None
-    texts, ids, owners = [], [], []
+    texts, segments, ids, owners = [], [], [], []
     for i, path in enumerate(paths):
         for record in read_records(path):
             texts.append(item_text(record))
+            segments.append(item_segments(record))
             ids.append(record.id)
             owners.append(i)
     exact: dict[int, int] = {}
     for j, t in enumerate(texts):
         exact.setdefault(stable_hash(t), j)
     ngram_keys, ngram_items = _distinctive_ngrams(texts, settings.eval_ngram)
-    sh, so = ngram_hashes(texts, settings.shingle_size)
+    sh, so = segmented_ngram_hashes(segments, settings.shingle_size)
     sig = hasher.signatures(sh, so)
-    bands, rows = lsh_params(settings.eval_threshold, settings.num_perm, tuple(settings.lsh_weights))
-    keys = band_keys(sig, bands, rows)
-    ok = has_signature(sig)
-    band_sorted = []
-    for b in range(bands):
-        items = np.flatnonzero(ok)
-        o = np.argsort(keys[items, b], kind="stable")
-        band_sorted.append((keys[items, b][o], items[o]))
+    bands, rows = lsh_params(candidate_threshold(settings), settings.num_perm, tuple(settings.lsh_weights))
+    items = np.flatnonzero(has_signature(sig))
+    keys = band_keys(sig[items], bands, rows).ravel()
+    owner = np.repeat(items, bands)
+    order = np.argsort(keys, kind="stable")
     return EvalIndex([str(p) for p in paths], np.array(owners, dtype=np.int32), ids, exact, ngram_keys, ngram_items,
-                     np.bincount(ngram_items, minlength=len(texts)), sig, band_sorted, bands, rows)
+                     np.bincount(ngram_items, minlength=len(texts)),
+                     [np.unique(sh[so[i]:so[i + 1]]) for i in range(len(texts))], sig, keys[order], owner[order],
+                     bands, rows)
+
+
+def candidate_threshold(settings: CurateSettings) -> float:
+    return max(0.2, settings.eval_threshold - 0.15)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted unique hash arrays."""
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    union = len(a) + len(b) - inter
+    return inter / union if union else 0.0
 
 
 def _unique_pairs(h: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,27 +100,33 @@ def _unique_pairs(h: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return h[keep], owner[keep]
 
 
-def _distinctive_ngrams(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
-    h, owner = _unique_pairs(*ngram_hashes(texts, n, whole_if_short=False))
-    first = np.concatenate(([True], h[1:] != h[:-1]))
-    last = np.concatenate((h[1:] != h[:-1], [True]))
-    alone = first & last  # the hash occurs in one item only
-    return h[alone], owner[alone]
-
-
-def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(positions in `keys` that occur in `sorted_keys`, where they occur there)."""
+def _matches(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (position in `keys`, position in `sorted_keys`) with equal values."""
     if not len(sorted_keys) or not len(keys):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    pos = np.searchsorted(sorted_keys, keys)
-    pos = np.minimum(pos, len(sorted_keys) - 1)
-    hit = np.flatnonzero(sorted_keys[pos] == keys)
-    return hit, pos[hit]
+    lo = np.searchsorted(sorted_keys, keys, side="left")
+    hit = np.flatnonzero(sorted_keys[np.minimum(lo, len(sorted_keys) - 1)] == keys)  # few: search again only those
+    lo = lo[hit]
+    span = np.searchsorted(sorted_keys, keys[hit], side="right") - lo
+    which = np.repeat(hit, span)
+    return which, np.repeat(lo, span) + (np.arange(len(which)) - np.repeat(np.cumsum(span) - span, span))
 
 
-def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int], sig: np.ndarray,
-                       settings: CurateSettings) -> list[Reject | None]:
-    """One verdict per training text (normalised question plus options) with its signature."""
+def _distinctive_ngrams(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, item) pairs, sorted by hash, without the n-grams that too many items share."""
+    h, owner = _unique_pairs(*ngram_hashes(texts, n, whole_if_short=False))
+    max_items = max(2, math.ceil(0.01 * len(texts)))
+    starts = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1])))
+    df = np.diff(np.concatenate((starts, [len(h)])))
+    keep = np.repeat(df <= max_items, df)
+    return h[keep], owner[keep]
+
+
+def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int],
+                       shingles: tuple[np.ndarray, np.ndarray], sig: np.ndarray, settings: CurateSettings
+                       ) -> list[Reject | None]:
+    """One verdict per training item: its normalised question plus options, their exact key, its shingle
+    hashes (concatenated, with offsets) and its MinHash signature."""
     n = len(texts)
     out: list[Reject | None] = [None] * n
 
@@ -115,11 +139,14 @@ def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int]
         if item is not None:
             flag(i, item, "exact", 1.0)
 
-    h, owner = _unique_pairs(*ngram_hashes(texts, settings.eval_ngram, whole_if_short=False))
-    hit, pos = _lookup(index.ngram_keys, h)
-    if len(hit):
-        m = len(index)
-        pair, shared = np.unique(owner[hit] * m + index.ngram_items[pos], return_counts=True)
+    m = len(index)
+    h, off = ngram_hashes(texts, settings.eval_ngram, whole_if_short=False)
+    which, entries = _matches(index.ngram_keys, h)  # each n-gram found counts for every item that has it
+    if len(which):
+        owner = np.searchsorted(off, which, side="right") - 1
+        # A repeated n-gram counts once per (record, item): unique on (record, item, hash) first.
+        triples = np.unique(np.stack((owner, index.ngram_items[entries], h[which].view(np.int64))), axis=1)
+        pair, shared = np.unique(triples[0] * m + triples[1], return_counts=True)
         rec, item = pair // m, pair % m
         cover = shared / np.maximum(index.ngram_counts[item], 1)
         best: dict[int, tuple[float, int]] = {}
@@ -129,25 +156,23 @@ def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int]
         for i, (c, it) in sorted(best.items()):
             flag(i, it, f"{settings.eval_ngram}-gram", round(c, 3))
 
-    keys = band_keys(sig, index.bands, index.rows)
-    ok = has_signature(sig)
-    pairs = []
-    for b, (sorted_keys, items) in enumerate(index.band_sorted):
-        rows = np.flatnonzero(ok)
-        hit, pos = _lookup(sorted_keys, keys[rows, b])
-        # Every evaluation item in the bucket, not just the first (buckets are tiny on the eval side).
-        for r, p in zip(rows[hit].tolist(), pos.tolist(), strict=True):
-            q = p
-            while q < len(sorted_keys) and sorted_keys[q] == sorted_keys[p]:
-                pairs.append((r, int(items[q])))
-                q += 1
-    if pairs:
-        left, right = np.array(sorted(set(pairs))).T
-        sim = (sig[left] == index.sig[right]).mean(axis=1)
-        best: dict[int, tuple[float, int]] = {}
-        for i, item, s in zip(left.tolist(), right.tolist(), sim.tolist(), strict=True):
-            if s >= settings.eval_threshold and s > best.get(i, (-1.0, -1))[0]:
-                best[i] = (s, item)
-        for i, (s, item) in best.items():
-            flag(i, item, "near_duplicate", round(s, 3))
+    rows = np.flatnonzero(has_signature(sig))
+    which, pos = _matches(index.band_keys, band_keys(sig[rows], index.bands, index.rows).ravel())
+    pair = np.unique(rows[which // index.bands] * m + index.band_items[pos])
+    left, right = pair // m, pair % m
+    # The signature estimate screens the candidates (4 standard errors below the threshold); the exact
+    # Jaccard decides.
+    est = (sig[left] == index.sig[right]).mean(axis=1) if len(pair) else np.zeros(0)
+    margin = 4 * (settings.eval_threshold * (1 - settings.eval_threshold) / sig.shape[1]) ** 0.5
+    keep = est >= settings.eval_threshold - margin
+    h, off = shingles
+    best = {}
+    for i, item in zip(left[keep].tolist(), right[keep].tolist(), strict=True):
+        if out[i] is not None:
+            continue
+        sim = jaccard(np.unique(h[off[i]:off[i + 1]]), index.shingles[item])
+        if sim >= settings.eval_threshold and sim > best.get(i, (-1.0, -1))[0]:
+            best[i] = (sim, item)
+    for i, (sim, item) in sorted(best.items()):
+        flag(i, item, "near_duplicate", round(sim, 3))
     return out

@@ -48,7 +48,8 @@ def check_structure(record: Record, settings: CurateSettings) -> Reject | None:
     if record.is_choice:
         seen: dict[str, str] = {}
         for letter, text in record.options.items():
-            key = normalise(text)
+            # Only case, spacing and end punctuation: "pH = 6,1 + log" and "pH = 6,1 - log" are two options.
+            key = " ".join(text.casefold().split()).rstrip(" .;,:!?")
             if key in seen:
                 return Reject("duplicate_options", {"options": [seen[key], letter]})
             seen[key] = letter

@@ -9,8 +9,10 @@ written atomically and depend only on the inputs and settings, never on the numb
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +33,8 @@ from .report import build_report, markdown_report
 from .settings import CurateSettings, make_settings
 
 CURATED, REJECTED, REPORT, REPORT_MD = "curated.jsonl", "rejected.jsonl", "report.json", "report.md"
-_SMALL_INPUT = 8 << 20  # below this many bytes, worker processes cost more than they save
+_SMALL_INPUT = 8 << 20
+_log = logging.getLogger(__name__)  # below this many bytes, worker processes cost more than they save
 
 
 def _raw_lines(path: Path) -> Iterator[tuple[int, str, int]]:
@@ -190,7 +193,7 @@ def _run_pass2(spool: Path, acc: _Pass1, inputs: list[Path], locations: list, ou
                 if k in by_pos:
                     record, entry = by_pos[k]
                     record.meta = {**record.meta, "quality": entry}
-                    value = json.dumps(record.model_dump(mode="json"), ensure_ascii=False)
+                    value = record.model_dump_json()
                     score = entry["score"]
                     quality_stats["scored" if score is not None else "unscored"] += 1
                     if score is not None:
@@ -247,6 +250,7 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
     backend, close_backend = _backend(backend)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
     eval_index = build_eval_index(eval_files, settings, MinHasher(settings.num_perm))
     locations: list[tuple[int, int]] = []
     quality_stats = {"scored": 0, "unscored": 0, "sum": 0}
@@ -258,9 +262,12 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
         with progress_bar("curate: reading", total_bytes, enabled=settings.progress) as advance, \
                 open(spool, "w", encoding="utf-8") as sp:
             acc = _run_pass1(inputs, settings, eval_index, sp, advance, locations)
+        _log.info("pass 1 (parse, filters, signatures): %.1f s", time.perf_counter() - start)
         _resolve_duplicates(acc, settings)
+        _log.info("duplicates resolved: %.1f s", time.perf_counter() - start)
         with progress_bar("curate: writing", len(locations), enabled=settings.progress) as advance:
             _run_pass2(spool, acc, inputs, locations, out_dir, settings, backend, advance, quality_stats)
+        _log.info("pass 2 (outputs written): %.1f s", time.perf_counter() - start)
     finally:
         spool.unlink(missing_ok=True)
         if close_backend:

@@ -21,7 +21,7 @@ SCHEMA = {
     "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}, "raison": {"type": "string"}},
     "required": ["score"],
 }
-_SCORE = re.compile(r"\"?score\"?\s*[:=]\s*\"?([1-5])\b|^\s*([1-5])\b")
+_SCORE = re.compile(r"\"?(?:score|note)\"?\s*[:=]\s*\"?([1-5])\b|^\s*([1-5])\b", re.IGNORECASE)
 
 
 def quality_request(record: Record) -> ChatRequest:

@@ -33,7 +33,7 @@ class CurateSettings(BaseModel):
     languages: list[str] = Field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     lang_min_chars: int = Field(default=40, ge=0)  # shorter texts are not judged
     # Decontamination
-    eval_threshold: float = Field(default=0.7, gt=0, lt=1)
+    eval_threshold: float = Field(default=0.5, gt=0, lt=1)  # lower than `threshold`: a leak costs more than a loss
     eval_ngram: int = Field(default=8, ge=3)  # words per n-gram for the overlap test
     eval_containment: float = Field(default=0.5, gt=0, le=1)  # share of an eval item's n-grams found in one record
     # Quality (needs a backend)

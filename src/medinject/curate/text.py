@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 import numpy as np
 
@@ -23,12 +24,14 @@ _MASK64 = (1 << 64) - 1
 _BASE = 0x9E3779B97F4A7C15
 
 
+@lru_cache(maxsize=1 << 15)  # the filters, the keys and the signature all read the same fields
 def normalise(text: str | None) -> str:
     """Case, accents, punctuation and spacing folded away: 'Le  Paracétamol !' -> 'le paracetamol'."""
     if not text:
         return ""
-    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
-    return _NON_WORD.sub(" ", text).strip()
+    if not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
 def stable_hash(text: str) -> int:
@@ -38,9 +41,17 @@ def stable_hash(text: str) -> int:
 
 
 def item_text(record: Record) -> str:
-    """Question plus options, normalised: what an item *is*, for duplicates and contamination."""
-    parts = [record.question, *record.options.values()]
-    return normalise(" ".join(parts))
+    """Question plus options, normalised, as one text: what the contamination tests read."""
+    return " ".join(filter(None, (normalise(t) for t in (record.question, *record.options.values()))))
+
+
+def item_segments(record: Record) -> list[str]:
+    """What the near-duplicate signature reads, normalised, one segment per field: the question and each
+    option, or for an open question the question and its answer (the answer is to an open question what
+    the options are to a multiple-choice one). Shingles never span two segments, so reordering the options
+    leaves the shingle set unchanged."""
+    rest = record.options.values() if record.is_choice else [str(record.answer)]
+    return [normalise(t) for t in (record.question, *rest)]
 
 
 def context_text(record: Record) -> str:
@@ -123,3 +134,13 @@ def ngram_hashes(texts: list[str], k: int, *, whole_if_short: bool = True) -> tu
         h = (prefix[hi] - prefix[lo]) * inv[lo]
     offsets = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=n)))).astype(np.int64)
     return mix64(h), offsets
+
+
+def segmented_ngram_hashes(segments: list[list[str]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Like `ngram_hashes` for texts made of segments (question, options): no n-gram crosses a segment."""
+    flat = [seg for segs in segments for seg in segs]
+    owner_of_segment = np.repeat(np.arange(len(segments)), [len(s) for s in segments])
+    h, off = ngram_hashes(flat, k)
+    owner = np.repeat(owner_of_segment, np.diff(off))  # segments are in record order, so owner is sorted
+    offsets = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=len(segments))))).astype(np.int64)
+    return h, offsets

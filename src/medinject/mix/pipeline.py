@@ -10,8 +10,8 @@ from typing import Any
 from ..errors import MedinjectError
 from ..io import atomic_path, sha256_file, write_json
 from ..records import Origin, Task
-from .sampler import PoolIndex, allocate, default_tasks, draw, index_pools, largest_feasible, read_lines, shortfalls
-from .spec import Leaf, MixSpec, Weights, leaves, parse_spec
+from .sampler import PoolIndex, default_tasks, draw, index_pools, largest_feasible, plan, read_lines, shortfalls
+from .spec import Leaf, MixSpec, Weights, origin_weights, parse_spec, source_weights
 
 TRAIN_FILE, MANIFEST, PLOT = "train.jsonl", "manifest.json", "composition.png"
 
@@ -39,7 +39,9 @@ def _shortages(short, index: PoolIndex) -> str:
 
 def _check_pools(index: PoolIndex, configs: dict[str, Weights], pools: dict[Origin, list[Path]]) -> None:
     for name, w in configs.items():
-        for leaf, _ in leaves(w):
+        leaves = [(o, None) for o, _ in origin_weights(w)]
+        leaves += [(o, s) for o, sources in source_weights(w).items() for s in sources]
+        for leaf in leaves:
             if leaf[0] not in pools:
                 raise MedinjectError(f"mix {name} needs a {leaf[0].value} pool (--{leaf[0].value} FILE)")
             if not any(index.available(leaf, t) for t in Task):
@@ -87,10 +89,11 @@ def run_spec(spec: MixSpec, out_dir, *, plot: bool = True) -> dict[str, Any]:
                "records_ignored": index.ignored[i]} for i, p in enumerate(index.files)]
     spec_out = spec.model_dump(mode="json") | {"tasks": {t.value: round(p, 6) for t, p in tasks.items()}}
     manifests = {}
+    validated: set = set()
     for name, w in configs.items():
-        counts = allocate(size, tasks, w)
+        counts = plan(index, size, tasks, w)
         files, offsets, sources, strata = draw(index, counts, spec.seed, name)
-        lines = read_lines(index, files, offsets)
+        lines = read_lines(index, files, offsets, validated)
         path = out_dir / name / TRAIN_FILE
         digest = hashlib.sha256()
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -101,7 +104,7 @@ def run_spec(spec: MixSpec, out_dir, *, plot: bool = True) -> dict[str, Any]:
         manifest = {
             "name": name, "size": len(lines), "requested_size": spec.size, "shrunk": shrink_reason is not None,
             "shrink_reason": shrink_reason, "seed": spec.seed,
-            "weights": {leaf_name(leaf): x for leaf, x in leaves(w)},
+            "weights": {o.value: x if not isinstance(x, dict) else dict(sorted(x.items())) for o, x in w.items()},
             "task_proportions": {t.value: round(p, 6) for t, p in tasks.items()},
             "counts": {
                 "origin": _count(Counter(leaf[0].value for leaf, _ in strata)),

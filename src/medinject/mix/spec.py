@@ -1,8 +1,9 @@
 """Mixture specifications: the paper's seven configurations, custom weightings, and the YAML that holds them.
 
-A configuration is a set of weights over *leaves*: an origin (all its sources together) or one source
-of an origin. `{native: 1, translated: 3}` is NAT:TRAD = 1:3; `{native: 1, translated: {medqa: 2,
-medmcqa: 1}}` gives native 1/4, medqa 2/4, medmcqa 1/4. Weights are relative; N is split by them.
+A configuration weighs origins, and optionally the sources inside an origin. `{native: 1, translated: 3}`
+is NAT:TRAD = 1:3. `{native: 1, translated: {medqa: 2, medmcqa: 1}}` gives native 1/4 and translated 3/4,
+and inside each task type the translated share is split 2:1 between medqa and medmcqa (among the sources
+that have that task type: a source without open questions leaves them to the others).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ PAPER_CONFIGS = ["NAT", "TRAD", "SYN", "NAT-TRAD", "NAT-SYN", "TRAD-SYN", "ALL"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 Weights = dict[Origin, float | dict[str, float]]
-Leaf = tuple[Origin, str | None]  # (origin, source) or (origin, None) for all its sources
+Leaf = tuple[Origin, str | None]  # a stratum's pool: (origin, source), or (origin, None) for all its sources
 
 
 def paper_weights(name: str) -> Weights:
@@ -35,20 +36,22 @@ def paper_weights(name: str) -> Weights:
     return {ABBREV[p]: 1.0 for p in parts}
 
 
-def leaves(weights: Weights) -> list[tuple[Leaf, float]]:
-    """The weighted leaves of a configuration, in a fixed order (origin order, then source name)."""
-    out: list[tuple[Leaf, float]] = []
+def origin_weights(weights: Weights) -> list[tuple[Origin, float]]:
+    """Each origin's share of N, in origin order; an origin given per source weighs the sum of its sources."""
+    out = []
     for origin in Origin:
         w = weights.get(origin)
-        if w is None:
-            continue
-        if isinstance(w, dict):
-            out += [((origin, src), float(w[src])) for src in sorted(w) if w[src] > 0]
-        elif w > 0:
-            out.append(((origin, None), float(w)))
+        total = sum(w.values()) if isinstance(w, dict) else w
+        if total is not None and total > 0:
+            out.append((origin, float(total)))
     if not out:
         raise MedinjectError("a mix configuration needs at least one positive weight")
     return out
+
+
+def source_weights(weights: Weights) -> dict[Origin, dict[str, float]]:
+    """Per-source weights inside an origin, where the configuration gives them."""
+    return {o: {s: float(x) for s, x in sorted(w.items()) if x > 0} for o, w in weights.items() if isinstance(w, dict)}
 
 
 class MixSpec(BaseModel):
