@@ -51,3 +51,24 @@ def test_transformers_backend_batches_and_caches(toy_model, tmp_path):
     again = be.generate(reqs)
     assert be.stats["sent"] == 3 and all(r.cached for r in again)
     assert [r.text for r in again] == [r.text for r in out]
+
+
+def test_write_batch_from_the_cli_and_backend_errors(medqa_en, tmp_path, run_cli):
+    src = medqa_en(5)
+    code, out, err = run_cli("translate", src, "-o", tmp_path / "fr.jsonl", "--model", "gpt-4o", "--write-batch",
+                             tmp_path / "batch.jsonl", "--cache", tmp_path / "c.sqlite")
+    assert code == 0, err
+    assert "5 requests written" in out and len((tmp_path / "batch.jsonl").read_text().splitlines()) == 5
+    assert not (tmp_path / "fr.jsonl").exists()
+
+    import pytest
+
+    from medinject.errors import MedinjectError
+
+    with pytest.raises(MedinjectError, match="'vllm' extra"):
+        make_backend("vllm", "some/model", cache=False)
+    with pytest.raises(MedinjectError, match="unknown backend 'tgi'"):
+        make_backend("tgi", "m")
+    code, _, err = run_cli("translate", src, "-o", tmp_path / "x.jsonl", "--backend", "transformers", "--model",
+                           tmp_path / "missing", "--cache", "off")
+    assert code == 2 and "cannot load it" in err
