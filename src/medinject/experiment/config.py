@@ -167,6 +167,7 @@ class Experiment(Named):
     # Filled in by load_experiment (not part of the YAML).
     _path: Path | None = PrivateAttr(default=None)
     _data: Any = PrivateAttr(default=None)  # the parsed YAML, with line numbers
+    _set_keys: list[str] = PrivateAttr(default_factory=list)  # keys set by command-line overrides
 
     @property
     def base_dir(self) -> Path:
@@ -200,7 +201,7 @@ def _fail(path: Path, data: Any, loc: Sequence[Any], message: str, set_keys: Seq
 
 def error_at(exp: Experiment, loc: Sequence[Any], message: str) -> InputError:
     """An error about a part of a loaded experiment file, naming its line."""
-    return _fail(exp._path, exp._data, loc, message)
+    return _fail(exp._path, exp._data, loc, message, exp._set_keys)
 
 
 def _check_references(exp: Experiment, data: Any, path: Path, set_keys: Sequence[str]) -> None:
@@ -271,7 +272,7 @@ def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experime
         err = e.errors()[0]
         _, msg = first_validation_problem(e)
         raise _fail(path, data, err.get("loc", ()), msg, set_keys) from None
-    exp._path, exp._data = path.resolve(), data
+    exp._path, exp._data, exp._set_keys = path.resolve(), data, list(set_keys)
     _check_references(exp, data, path, set_keys)
     return exp
 
