@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import InputError, MedinjectError
 from .data import agreement_tables, composition_tables, curation_tables, judge_scores, judge_table, read_json
-from .evaluation import Evaluation, bias_table, main_tables, open_table
+from .evaluation import Evaluation, bias_table, main_tables, open_table, wide_table
 from .plots import bars_with_intervals, grouped_bars
 from .render import Section, write_all
 
@@ -81,7 +81,9 @@ def build_report(index: dict[str, Any], out: str | Path, *, title: str = "medinj
                                         [(r["EM CI low"], r["EM CI high"]) for r in agg.rows],
                                         title="Aggregated constrained EM (MCQ + MCQU), 95% CI", ylabel="Exact Match",
                                         highlight=[baseline, reference]))
-    sections.append(Section("Main results", "Multiple-choice accuracy per configuration.", [agg, per_bench], figs))
+    wide = wide_table(per_bench, baseline=baseline, reference=reference)
+    sections.append(Section("Main results", "Multiple-choice accuracy per configuration.", [agg, wide, per_bench],
+                            figs))
 
     bias = bias_table(evals)
     figs = []
@@ -118,7 +120,10 @@ def build_report(index: dict[str, Any], out: str | Path, *, title: str = "medinj
             copied.append(dest)
         sections.append(Section("Judge-expert agreement", "", tables, copied))
     if index.get("mix"):
-        sections.append(Section("Data composition of each mix", "", composition_tables(Path(index["mix"]), names)))
+        plot = Path(index["mix"]) / "composition.png"  # drawn by the mix stage
+        figs = [Path(shutil.copyfile(plot, out / "mix_composition.png"))] if plot.exists() else []
+        sections.append(Section("Data composition of each mix", "", composition_tables(Path(index["mix"]), names),
+                                figs))
     if index.get("curate"):
         sections.append(Section("Curation losses", "", curation_tables(Path(index["curate"]))))
     intro = (TOY_WARNING + " " if toy else "") + INTRO

@@ -133,6 +133,27 @@ def main_tables(evals: list[Evaluation], *, baseline: str, reference: str, seed:
     return per_bench, agg
 
 
+def wide_table(per_bench: Table, *, baseline: str, reference: str, alpha: float = 0.05) -> Table:
+    """The paper's layout: one row per configuration, EM and Hamming per benchmark and task side by side.
+
+    A mark follows an EM that differs significantly (p < 0.05): * from the base model, † from NAT."""
+    cols, rows = ["configuration"], {}
+    for r in per_bench.rows:
+        scope = r["task"] if r["benchmark"] == "all" else f"{r['benchmark']} {r['task']}"
+        for metric in ("EM", "Hamming"):
+            col = f"{scope} {metric}"
+            if col not in cols:
+                cols.append(col)
+        marks = "".join(m for m, key in (("*", f"p vs {baseline}"), ("†", f"p vs {reference}"))
+                        if r.get(key) is not None and r[key] < alpha)
+        row = rows.setdefault(r["configuration"], {"configuration": r["configuration"]})
+        row[f"{scope} EM"] = f"{r['EM']:.4f}{marks}" if r["EM"] is not None else None
+        row[f"{scope} Hamming"] = r["Hamming"]
+    return Table("main_table_wide", cols, list(rows.values()),
+                 note=f"Constrained EM and Hamming per benchmark; * p < {alpha} against {baseline}, † against "
+                      f"{reference} (paired permutation test). Intervals and p-values: main_table.csv.")
+
+
 def bias_table(evals: list[Evaluation]) -> Table:
     rows = []
     for ev in evals:
