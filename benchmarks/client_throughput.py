@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -86,9 +87,9 @@ def main() -> None:
             seq_rps = sequential(url, src, args.sequential)
             spec = BackendSpec(model="fake", base_url=url, cache=str(tmp / "cache.sqlite"),
                                concurrency=args.concurrency)
-            t = time.perf_counter()
+            t, cpu0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
             summary = run_translate(src, tmp / "fr.jsonl", spec, progress=False, log=lambda m: None)
-            elapsed = time.perf_counter() - t
+            elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu0
     finally:
         proc.kill()
         proc.wait()
@@ -97,6 +98,9 @@ def main() -> None:
     ideal = args.concurrency / LATENCY
     print(f"concurrent: {summary['items']} records ({summary['accepted']} accepted, {requests} requests) in "
           f"{elapsed:.2f} s = {rps:.1f} req/s (ideal {ideal:.0f})")
+    # The CPU the client used and the machine's load tell a slow machine from a slow client.
+    print(f"client CPU {1000 * cpu / summary['items']:.2f} ms per record; load average {load0:.1f} "
+          f"on {os.cpu_count()} cores")
     print(f"sequential: {args.sequential} records at {seq_rps:.2f} req/s (ideal {1 / LATENCY:.0f})")
     print(f"throughput_vs_ideal={rps / ideal:.2f} speedup_vs_sequential={rps / seq_rps:.1f}")
 
