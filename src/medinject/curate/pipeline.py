@@ -109,29 +109,39 @@ def _chunks(inputs: list[Path], size: int, locations: list, progress) -> Iterato
         yield start, lines
 
 
-def _run_pass1(inputs: list[Path], settings: CurateSettings, eval_index, spool, progress, locations) -> _Pass1:
-    acc = _Pass1(settings)
+def _start_workers(inputs: list[Path], settings: CurateSettings, eval_index):
+    """A process pool for pass 1, or None to work in this process (small inputs, one core, `workers=1`)."""
     workers = settings.workers or (1 if sum(p.stat().st_size for p in inputs) < _SMALL_INPUT
                                    else min(2, os.cpu_count() or 1))
     init_args = (settings.model_dump(mode="json"), eval_index)
-    chunks = _chunks(inputs, settings.chunk_size, locations, progress)
     if workers <= 1:
         analyse.init_worker(*init_args)
+        return None
+    import multiprocessing as mp
+
+    # fork (where there is one) spares the caller the `if __name__ == "__main__"` guard that spawn needs; the
+    # pool starts before the progress bar's thread, and the workers touch no lock the parent may hold.
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    pool = ctx.Pool(workers, initializer=analyse.init_worker, initargs=init_args)
+    pool.window = 2 * workers  # chunks in flight
+    return pool
+
+
+def _run_pass1(inputs: list[Path], settings: CurateSettings, pool, spool, progress, locations) -> _Pass1:
+    acc = _Pass1(settings)
+    chunks = _chunks(inputs, settings.chunk_size, locations, progress)
+    if pool is None:
         for start, lines in chunks:
             acc.add(analyse.analyse_chunk(start, lines), spool)
         return acc
-    import multiprocessing as mp
-
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(workers, initializer=analyse.init_worker, initargs=init_args) as pool:
-        pending: deque = deque()
-        for start, lines in chunks:
-            # A bounded window of chunks in flight keeps memory flat (Pool.imap would read ahead without limit).
-            pending.append(pool.apply_async(analyse.analyse_chunk, (start, lines)))
-            if len(pending) >= 2 * workers:
-                acc.add(pending.popleft().get(), spool)
-        while pending:
+    pending: deque = deque()
+    for start, lines in chunks:
+        # A bounded window of chunks in flight keeps memory flat (Pool.imap would read ahead without limit).
+        pending.append(pool.apply_async(analyse.analyse_chunk, (start, lines)))
+        if len(pending) >= pool.window:
             acc.add(pending.popleft().get(), spool)
+    while pending:
+        acc.add(pending.popleft().get(), spool)
     return acc
 
 
@@ -257,11 +267,16 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
     fd, name = tempfile.mkstemp(prefix=".spool.", suffix=".jsonl", dir=out_dir)
     os.close(fd)
     spool = Path(name)
+    pool = _start_workers(inputs, settings, eval_index)
     try:
         total_bytes = sum(p.stat().st_size for p in inputs)
         with progress_bar("curate: reading", total_bytes, enabled=settings.progress) as advance, \
                 open(spool, "w", encoding="utf-8") as sp:
-            acc = _run_pass1(inputs, settings, eval_index, sp, advance, locations)
+            acc = _run_pass1(inputs, settings, pool, sp, advance, locations)
+        if pool is not None:
+            pool.close()
+            pool.join()
+            pool = None
         _log.info("pass 1 (parse, filters, signatures): %.1f s", time.perf_counter() - start)
         _resolve_duplicates(acc, settings)
         _log.info("duplicates resolved: %.1f s", time.perf_counter() - start)
@@ -269,6 +284,8 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
             _run_pass2(spool, acc, inputs, locations, out_dir, settings, backend, advance, quality_stats)
         _log.info("pass 2 (outputs written): %.1f s", time.perf_counter() - start)
     finally:
+        if pool is not None:
+            pool.terminate()
         spool.unlink(missing_ok=True)
         if close_backend:
             backend.close()
