@@ -167,3 +167,20 @@ def test_missing_input_is_a_user_error_and_writes_nothing(run_cli, tmp_path):
     assert not (tmp_path / "out" / "curated.jsonl").exists()
     code, _, err = run_cli("curate", tmp_path / "nope.jsonl", "-o", tmp_path / "out", "--set", "threshold=2")
     assert code == 2 and "threshold" in err
+
+
+def test_cli_on_the_packaged_sample_finds_its_planted_problems(run_cli, tmp_path):
+    from medinject.demo import sample_dir
+
+    s = sample_dir()
+    code, out, err = run_cli("curate", s / "native.jsonl", s / "translated.jsonl", s / "synthetic.jsonl",
+                             "--eval", s / "eval.jsonl", "-o", tmp_path / "out", "--no-progress")
+    assert code == 0, err
+    rows = [json.loads(x) for x in open(tmp_path / "out" / "rejected.jsonl", encoding="utf-8")]
+    assert {r["record"]["id"]: r["reason"] for r in rows} == {
+        "nat-mcqu-13-contam": "contaminated", "trad-mcqu-13-dup": "near_duplicate", "trad-mcq-13-dup": "near_duplicate",
+        "trad-mcqu-14-dup": "exact_duplicate", "syn-mcq-13-dup": "near_duplicate"}
+    assert "113 in, 108 kept, 5 rejected" in out
+    code, out, err = run_cli("mix", "--pool", tmp_path / "out" / "curated.jsonl", "--size", "36", "-o", tmp_path / "m")
+    assert code == 0, err
+    assert out.count(": 36 records") == 7
