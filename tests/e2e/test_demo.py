@@ -13,8 +13,9 @@ from medinject.experiment.config import load_experiment
 
 pytestmark = pytest.mark.e2e
 
-QUICK = ["mix.configs=[NAT]", "translate.0.limit=1", "synthesize.0.limit=1", "synthesize.0.options.kinds=[mcq]",
-         "judge.limit=2", "judge.modes=[binary]"]
+QUICK = ["mix.configs=[NAT]", "translate.0.limit=1", "translate.0.options.max_tokens=16", "synthesize.0.limit=1",
+         "synthesize.0.options.kinds=[mcq]", "synthesize.0.options.max_tokens=16", "judge.limit=2",
+         "judge.modes=[binary]", "evaluate.circular=false"]
 
 
 def test_the_full_demo_experiment_is_valid_and_covers_every_stage():
