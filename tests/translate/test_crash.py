@@ -38,9 +38,12 @@ def test_sigkill_then_rerun_loses_nothing_and_pays_nothing_twice(medqa_en, tmp_p
                "--model", "fake", "--base-url", server.base_url, "--api-key-env", "CRASH_KEY",
                "--cache", str(tmp_path / "cache.sqlite"), "--concurrency", "8", "--no-progress"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        # The server froze after 200 answers; wait until the client has stored all of them, then kill it.
+        # The server froze after 200 answers; wait until the client has cached all of them and journaled some
+        # outcomes, then kill it.
+        journal = tmp_path / ".fr.jsonl.partial" / "accepted.jsonl"
         deadline = time.monotonic() + 120
-        while not (server.held.is_set() and _cached(tmp_path / "cache.sqlite") >= len(server.answered)):
+        while not (server.held.is_set() and _cached(tmp_path / "cache.sqlite") >= len(server.answered)
+                   and journal.exists() and journal.stat().st_size > 0):
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)

@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,9 @@ def run_job(job: Job, items: Sequence[Any], backend: Backend, out_path: str | Pa
                                              "input": job.describe_input(item)})
         bar.advance()
 
+    # Checks and journal writes run on a thread of their own, so that validating one answer never holds up the
+    # event loop that keeps the other requests in flight.
+    checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{job.name}-checks")
     try:
         for start in range(0, len(todo), chunk):
             part = dict(todo[start:start + chunk])
@@ -220,11 +224,12 @@ def run_job(job: Job, items: Sequence[Any], backend: Backend, out_path: str | Pa
                     outcome.detail = f"{outcome.detail} (first attempt: {first[resp.tag].reason})".strip()
                 settle(resp.tag, part[resp.tag], outcome, 2)
 
-            backend.generate([_tagged(r, i) for i, r in requests.items()], on_result=on_first)
+            _generate(backend, [_tagged(r, i) for i, r in requests.items()], on_first, checks)
             if again:
                 retried += len(again)
-                backend.generate([_tagged(r, i) for i, r in again], on_result=on_second)
+                _generate(backend, [_tagged(r, i) for i, r in again], on_second, checks)
     finally:
+        checks.shutdown(wait=True)
         bar.close()
         journal.close()
 
@@ -244,6 +249,15 @@ def run_job(job: Job, items: Sequence[Any], backend: Backend, out_path: str | Pa
     write_json(summary_path, summary)
     shutil.rmtree(journal.folder, ignore_errors=True)
     return summary
+
+
+def _generate(backend: Backend, requests: list[ChatRequest], handle: Callable[[ChatResponse], None],
+              checks: ThreadPoolExecutor) -> None:
+    """Generate, handing each response to `handle` on the checks thread; returns once all are handled."""
+    pending = []
+    backend.generate(requests, on_result=lambda resp: pending.append(checks.submit(handle, resp)))
+    for f in pending:
+        f.result()  # re-raises a handler's error
 
 
 def _tagged(req: ChatRequest, tag: str) -> ChatRequest:

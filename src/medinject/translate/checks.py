@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ LANG_MAX = 400  # the language of a record shows in its first few hundred charac
 # Non-breaking spaces always group thousands; a plain space may ("1 000") or may not ("PaO2 130").
 _NUMBER = re.compile(r"\d{1,3}(?:[\u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)*")
 _NUMBER_SPACED = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)*")
+_LANG_LOCK = threading.Lock()
 _SEP = re.compile(r"[ \u00a0\u202f.,](\d+)")
 
 
@@ -75,13 +77,12 @@ def detect_language(text: str) -> str:
         from ..errors import MedinjectError
 
         raise MedinjectError("language checks need py3langid: pip install 'medinject[api]'") from None
-    return langid.classify(text[:LANG_MAX])[0]
+    with _LANG_LOCK:  # one load of the model even when the warm-up thread and a check start together
+        return langid.classify(text[:LANG_MAX])[0]
 
 
 def warm_up_language_model() -> None:
     """Load the language identifier on a thread (~1 s, mostly LZMA that frees the GIL) while requests fly."""
-    import threading
-
     threading.Thread(target=detect_language, args=("texte de préchauffage",), daemon=True).start()
 
 
