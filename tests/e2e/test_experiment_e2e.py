@@ -73,7 +73,7 @@ def experiment(tmp_path_factory):
     return root
 
 
-def test_kill_mid_training_then_resume_then_change_evaluation(experiment):
+def test_kill_mid_training_then_resume_then_change_evaluation(experiment, run_cli):
     from medinject.experiment.run import run_experiment
 
     exp, workdir = experiment / "exp.yaml", experiment / "runs"
@@ -140,3 +140,10 @@ def test_kill_mid_training_then_resume_then_change_evaluation(experiment):
         cell = open_rows[config]["judge binary"]
         assert (float(cell) if cell else None) == verdict["mean"]["value"]
     assert "toy model" in (report / "report.html").read_text()
+
+    # `medinject report WORKDIR` finds the same folders through results.json and writes the same table.
+    code, out, err = run_cli("report", workdir, "-o", experiment / "again")
+    assert code == 0, err
+    again = list(csv.DictReader(open(experiment / "again" / "aggregate_em.csv")))
+    assert [(r["configuration"], r["EM"], r["EM CI low"], r["EM CI high"]) for r in again] == \
+        [(c, agg[c]["EM"], agg[c]["EM CI low"], agg[c]["EM CI high"]) for c in ("base", "NAT")]
