@@ -163,11 +163,26 @@ def _encode_split(records, tokenizer, cfg: TrainConfig, loss_on: str, what: str)
     return enc
 
 
+def _trainer_class():
+    from transformers.trainer_pt_utils import BatchRebalanceSampler
+    from trl import SFTTrainer
+
+    class SeededSFTTrainer(SFTTrainer):
+        """transformers builds its batch-rebalancing sampler with a fixed seed (42); use the run's seed."""
+
+        def _get_train_sampler(self, train_dataset=None):
+            sampler = super()._get_train_sampler(train_dataset)
+            if isinstance(sampler, BatchRebalanceSampler):
+                sampler.seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return sampler
+
+    return SeededSFTTrainer
+
+
 def train(config: TrainConfig | dict[str, Any]) -> Path:
     """Fine-tune `config.model` on `config.data`; returns the output folder (adapter, tokenizer, manifest)."""
     from peft import LoraConfig
     from transformers.trainer_callback import PrinterCallback
-    from trl import SFTTrainer
 
     from .callbacks import ProgressBar, StepSeed, WallClock, previous_wall_time
 
@@ -189,7 +204,7 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
     except (ValueError, TypeError) as e:
         raise InputError(None, f"invalid adapter settings: {str(e).strip().splitlines()[0]}", field="adapter") from None
     clock = WallClock(previous_wall_time(checkpoint))
-    trainer = SFTTrainer(
+    trainer = _trainer_class()(
         model=model, args=args, train_dataset=to_dataset(train_enc),
         eval_dataset=to_dataset(eval_enc) if eval_enc else None,
         processing_class=tokenizer, peft_config=peft_config, callbacks=[StepSeed(), ProgressBar(), clock],
@@ -198,7 +213,9 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
     if trainer.is_world_process_zero():
         cfg.output_dir.mkdir(parents=True, exist_ok=True)
         write_json(cfg.output_dir / RESOLVED_CONFIG, _comparable(cfg))
+    cpu0 = time.process_time()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_cpu_s = time.process_time() - cpu0
     eval_loss = None
     if eval_enc is not None:
         last = [h for h in trainer.state.log_history if "eval_loss" in h]
@@ -236,6 +253,9 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
                 "tokens_seen": int(trainer.state.num_input_tokens_seen),
                 "train_loss": curves["train"][-1][1] if curves["train"] else result.training_loss,
                 "train_loss_mean_this_session": result.training_loss,
+                "train_runtime_this_session_s": result.metrics.get("train_runtime"),
+                # CPU seconds of this process in the training loop: a steadier speed measure on a shared CPU
+                "train_cpu_time_this_session_s": train_cpu_s,
                 "eval_loss": eval_loss,
             },
             "loss_curves": curves,
