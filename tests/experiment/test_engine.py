@@ -128,8 +128,11 @@ def test_only_and_from_select_stages(tmp_path):
     assert p2.calls == ["train/b", "evaluate/c", "judge/d"]
     assert all(s.state == "cached" for s in steps)
     p3 = Pipeline()
+    evaluate_dir = next(s.dir for s in steps if s.node.name == "evaluate/c")
+    (evaluate_dir / "stale.txt").write_text("from before")
     run(p3, tmp_path, only=["evaluate/c"], force=True)
     assert p3.calls == ["evaluate/c"]
+    assert not (evaluate_dir / "stale.txt").exists() and (evaluate_dir / "total.txt").read_text() == "6"
     with pytest.raises(MedinjectError, match="--only nope"):
         run(p3, tmp_path, only=["nope"])
     with pytest.raises(MedinjectError, match="--from nope"):

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -226,8 +227,10 @@ class Runner:
 
     def _execute(self, step: Step, resume: bool, steps: dict[str, Step]) -> Step:
         node, d = step.node, step.dir
-        d.mkdir(parents=True, exist_ok=True)
         rank0 = _rank() == 0
+        if step.reason == "forced" and rank0:
+            shutil.rmtree(d)  # --force means from scratch, not a resume of the finished run
+        d.mkdir(parents=True, exist_ok=True)
         with _node_lock(d, node.name, exclusive=rank0):
             if rank0:
                 (d / MARKER).unlink(missing_ok=True)
