@@ -55,8 +55,8 @@ def test_persistent_failure_becomes_an_error_response_not_an_exception(tmp_path)
 def test_cache_and_in_batch_duplicates_are_never_sent_twice(tmp_path):
     same = reqs(1)[0]
     with FakeChatServer() as server:
-        be = fast_backend(server, tmp_path)
-        first = be.generate([same, same, same, *reqs(3)])
+        be = fast_backend(server, tmp_path, concurrency=1)  # one at a time: the copies come after the answer
+        first = be.generate([same, same, *reqs(3), same])
         again = fast_backend(server, tmp_path).generate(reqs(3))
     assert all(r.ok for r in first + again)
     assert sum(server.received.values()) == 3  # "question 0" once, then 1 and 2; the rerun hits the cache

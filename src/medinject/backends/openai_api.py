@@ -15,6 +15,7 @@ import os
 import random
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import MedinjectError
@@ -78,6 +79,7 @@ class OpenAIBackend:
         self.extra_body = dict(extra_body or {})
         self.stats = {"sent": 0, "retries": 0, "cached": 0, "failed": 0}
         self._ssl = None
+        self._io: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
@@ -92,8 +94,6 @@ class OpenAIBackend:
         except RuntimeError:
             return asyncio.run(coro)
         # Called from inside an event loop (a notebook): run ours on a thread of its own.
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(1) as pool:
             return pool.submit(asyncio.run, coro).result()
 
@@ -112,6 +112,10 @@ class OpenAIBackend:
         # connection pool, a fifth of the ideal request rate on two cores; aiohttp spends ~0.2 ms.
         connector = aiohttp.TCPConnector(limit=self.concurrency, ssl=self._ssl_context())
 
+        keys = [r.cache_key(self.model) for r in requests]
+        known = self.cache.present(keys) if self.cache is not None else set()
+        if self._io is None:  # SQLite writes and output validation run here: the event loop only moves bytes
+            self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openai-backend")
         async with aiohttp.ClientSession(headers=headers, timeout=timeout, connector=connector) as session:
             async def worker() -> None:
                 while True:
@@ -119,7 +123,7 @@ class OpenAIBackend:
                         i = queue.get_nowait()
                     except asyncio.QueueEmpty:
                         return
-                    resp = await self._one(session, requests[i], inflight)
+                    resp = await self._one(session, requests[i], keys[i], keys[i] in known, inflight)
                     resp.tag = requests[i].tag
                     results[i] = resp
                     if on_result is not None:
@@ -143,19 +147,22 @@ class OpenAIBackend:
         return self._ssl if self._ssl is not None else False
 
     def close(self) -> None:
+        if self._io is not None:
+            self._io.shutdown(wait=True)
+            self._io = None
         if self.cache is not None:
             self.cache.close()
 
     # ---------------------------------------------------------- internals ----
 
-    async def _one(self, session, req: ChatRequest, inflight: dict[str, asyncio.Future]) -> ChatResponse:
-        key = req.cache_key(self.model)
-        if self.cache is not None:
+    async def _one(self, session, req: ChatRequest, key: str, known: bool,
+                   inflight: dict[str, asyncio.Future]) -> ChatResponse:
+        if known and self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats["cached"] += 1
                 return finish(req, hit)
-        if key in inflight:  # the same request twice in one batch: pay once
+        if key in inflight:  # the same request twice in one batch (in flight or done): pay once
             first: ChatResponse = await asyncio.shield(inflight[key])
             self.stats["cached"] += 1
             if first.text is None:
@@ -169,10 +176,14 @@ class OpenAIBackend:
             fut.set_exception(e)
             fut.exception()  # mark retrieved
             raise
-        finally:
-            inflight.pop(key, None)
-        fut.set_result(resp)
+        fut.set_result(resp)  # kept: a later copy of this request reads it
         return resp
+
+    def _store(self, req: ChatRequest, key: str, text: str, usage: dict[str, int]) -> ChatResponse:
+        """Commit the answer to the cache (before anyone sees it), then parse and validate it."""
+        if self.cache is not None:
+            self.cache.put(key, self.model, text, usage)
+        return finish(req, ChatResponse(text=text, usage=usage, cost=cost_of(usage, self.price)))
 
     def _body(self, req: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": req.messages, "max_tokens": req.max_tokens,
@@ -220,9 +231,7 @@ class OpenAIBackend:
                 self.stats["retries"] += 1
                 await asyncio.sleep(self._backoff(attempt))
                 continue
-            if self.cache is not None:
-                self.cache.put(key, self.model, text, usage)
-            return finish(req, ChatResponse(text=text, usage=usage, cost=cost_of(usage, self.price)))
+            return await asyncio.get_running_loop().run_in_executor(self._io, self._store, req, key, text, usage)
         self.stats["failed"] += 1
         return ChatResponse(text=None, error=f"gave up after {attempt} attempts: {last}")
 
