@@ -211,3 +211,31 @@ def test_user_errors_exit_2(toy_model, data, tmp_path, run_cli):
         assert words in err and err.strip().count("\n") == 0 and "Traceback" not in err, err
     assert not (tmp_path / "o" / "manifest.json").exists()
     assert load_records(data / "train.jsonl")  # inputs untouched
+
+
+def test_medinject_eval_loads_the_adapter(run_a, toy_model, data, tmp_path, run_cli):
+    code, _, err = run_cli("eval", "--model", toy_model, "--adapter", run_a, "--data", data / "dev.jsonl",
+                           "-o", tmp_path / "ev", "--limit", "2", "--n-boot", "10", "--bertscore-model", "none",
+                           "--no-progress")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert summary["settings"]["adapter"] == str(run_a)
+
+
+def test_same_command_under_a_distributed_launcher(toy_model, data, tmp_path):
+    """Two data-parallel processes (gloo on CPU): one adapter, one manifest, the batch counted over both ranks."""
+    out = tmp_path / "ddp"
+    args = [f"model={toy_model}", f"data={data / 'train.jsonl'}", f"output_dir={out}", "max_steps=2",
+            "per_device_train_batch_size=2", "gradient_accumulation_steps=1", "max_length=512", "use_cpu=true",
+            "ddp_backend=gloo", "save_steps=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = Path(sys.executable).with_name("torchrun")
+    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "medinject.cli", "train",
+                           *args], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["world_size"] == 2 and m["effective_batch"] == 4
+    # two steps of 2 sequences on each of 2 ranks: the 8 records, each seen once, counted over both ranks
+    assert m["results"]["global_step"] == 2 and m["results"]["epochs"] == pytest.approx(1.0)
+    assert m["results"]["tokens_seen"] == m["data"]["train"]["tokens"]
+    assert (out / "adapter_model.safetensors").exists() and (out / "checkpoint-2").is_dir()

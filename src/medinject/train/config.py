@@ -48,6 +48,8 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     # Shuffles like a random sampler per optimizer step, then groups by length inside the step: less
     # padding, same gradient, and the order is a pure function of (seed, epoch), so resuming keeps it.
     "train_sampling_strategy": "batch_rebalance",
+    # Every adapter weight gets a gradient each step: DDP need not search for unused ones (an extra graph walk).
+    "ddp_find_unused_parameters": False,
     "report_to": "none",
     "logging_steps": 10,
     "save_strategy": "steps",
