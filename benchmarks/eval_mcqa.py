@@ -53,7 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=None, help="first N test items (default: all)")
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--chunk", type=int, default=128, help="items per measurement round")
+    ap.add_argument("--chunk", type=int, default=32, help="items per measurement round")
     ap.add_argument("--model", default=None, help="model folder (default: build the small toy model)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--data", default=str(DATA))
