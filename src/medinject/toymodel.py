@@ -27,7 +27,7 @@ CHAT_TEMPLATE = (
 
 SIZES = {
     # ~1M parameters: unit and end-to-end tests.
-    "tiny": dict(vocab=2048, hidden_size=128, intermediate_size=384, num_hidden_layers=4,
+    "tiny": dict(vocab=2048, hidden_size=128, intermediate_size=320, num_hidden_layers=4,
                  num_attention_heads=4, num_key_value_heads=2, head_dim=32),
     # ~20M parameters: benchmarks.
     "small": dict(vocab=8192, hidden_size=512, intermediate_size=1536, num_hidden_layers=6,
@@ -85,7 +85,7 @@ def toy_config(size: str = "tiny"):
     tokenizer = build_tokenizer(spec.pop("vocab"))
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
     config = Qwen3Config(
-        vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=True,
+        vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=False,
         bos_token_id=pad, eos_token_id=eos, pad_token_id=pad, **spec,
     )
     return config, tokenizer
@@ -97,6 +97,8 @@ def build_toy_model(out: str | Path, size: str = "tiny", seed: int = 0) -> Path:
     from transformers import GenerationConfig, Qwen3ForCausalLM
 
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
+    # Untied output layer: with random tied embeddings every prompt decodes to the same newline token,
+    # which leaves nothing for the evaluator, judge or report to show.
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config)
     model.generation_config = GenerationConfig(
