@@ -134,8 +134,18 @@ class TrainConfig(BaseModel):
         return dict(self.__pydantic_extra__ or {})
 
 
+def require_train_extra() -> None:
+    try:
+        import peft  # noqa: F401
+        import trl  # noqa: F401
+    except ImportError as e:
+        raise MedinjectError(f"training needs the 'train' extra ({e.name} is missing): "
+                             "pip install 'medinject[train]'") from None
+
+
 @functools.cache
 def _library_fields(kind: str) -> dict[str, Any]:
+    require_train_extra()
     if kind == "sft":
         from trl import SFTConfig as cls
     else:

@@ -115,8 +115,10 @@ def _labels(full: list[int], start: int, end: int, loss_on: str) -> list[int]:
 
 def encode(records: list[Record], tokenizer, *, loss_on: str = "answer", max_length: int | None = None) -> Encoded:
     """Encode records; cut over-long chats at `max_length`, dropping those whose answer would not fit whole."""
+    from tqdm.auto import tqdm
+
     out = Encoded(rows=[])
-    for r in records:
+    for r in tqdm(records, desc="tokenize", unit="rec", disable=len(records) < 2000, leave=False):
         full, start, end = _locate_answer(r, tokenizer)
         if max_length is not None and len(full) > max_length:
             if end > max_length:

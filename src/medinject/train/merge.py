@@ -31,7 +31,11 @@ def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None 
                   dtype: str = "auto") -> Path:
     """Write base model + adapter, merged, to `out` (with the adapter's tokenizer). Refuses a non-empty `out`."""
     import torch
-    from peft import PeftModel
+
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise InputError(None, "merging needs peft: pip install 'medinject[train]'") from None
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     adapter_dir, out = Path(adapter_dir), Path(out)
