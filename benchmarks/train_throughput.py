@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -92,6 +93,14 @@ def best(runs: list[dict], clock: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    work = Path(tempfile.mkdtemp(prefix="medinject-bench-train-"))
+    try:
+        bench(work, argv)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(work: Path, argv: list[str] | None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=6, help="optimizer steps per configuration")
     ap.add_argument("--batch", type=int, default=8, help="per-device batch")
@@ -110,7 +119,6 @@ def main(argv: list[str] | None = None) -> None:
     from medinject.toymodel import build_toy_model
 
     torch.set_num_threads(args.threads)
-    work = Path(tempfile.mkdtemp(prefix="medinject-bench-train-"))
     model_dir = build_toy_model(work / "model", size="small")
     train_recs, eval_recs = records(400, args.eval_records)
     data = work / "train.jsonl"
