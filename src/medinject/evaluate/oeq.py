@@ -96,15 +96,21 @@ def bertscore_f1(predictions: Sequence[str], references: Sequence[str], model: s
                  batch_size: int = 32) -> list[float]:
     from bert_score import score
 
-    if not predictions:
-        return []
+    # bert-score cannot encode an empty text under transformers 5, and an empty answer has no meaning to
+    # compare: it scores 0 (1 when the reference is empty too), like the other metrics' edge cases.
+    values = [1.0 if not p.strip() and not r.strip() else 0.0 for p, r in zip(predictions, references, strict=True)]
+    both = [i for i, (p, r) in enumerate(zip(predictions, references, strict=True)) if p.strip() and r.strip()]
+    if not both:
+        return values
     layer = bertscore_layer(model, layers)
     try:
-        _, _, f1 = score(list(predictions), list(references), model_type=model, num_layers=layer,
-                         batch_size=batch_size, verbose=False)
+        _, _, f1 = score([predictions[i] for i in both], [references[i] for i in both], model_type=model,
+                         num_layers=layer, batch_size=batch_size, verbose=False)
     except OSError as e:
         raise MedinjectError(f"BERTScore encoder {model!r} could not be loaded ({str(e).splitlines()[0]})") from None
-    return [float(x) for x in f1]
+    for i, v in zip(both, f1, strict=True):
+        values[i] = float(v)
+    return values
 
 
 def item_scores(predictions: Sequence[str], references: Sequence[str], *, bertscore_model: str | None,
