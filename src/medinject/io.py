@@ -62,6 +62,23 @@ def read_json(path: str | Path) -> Any:
         raise InputError(path, f"malformed JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
 
 
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content; a missing file or bad YAML raises InputError naming the line."""
+    import yaml
+
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except UnicodeDecodeError as e:
+        raise InputError(path, f"not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputError(path, f"malformed YAML: {getattr(e, 'problem', e)}",
+                         line=mark.line + 1 if mark else None) from None
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -12,9 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InputError, MedinjectError
+from ..io import read_yaml
 
 MODES = ("binary", "graded")
 KINDS = (*MODES, "pairwise")
@@ -84,12 +83,7 @@ def load_prompt(kind: str, lang: str = "fr", prompt_dir: str | Path | None = Non
     path = Path(prompt_dir or _prompt_dir()) / f"{kind}.{lang}.yaml"
     if not path.exists():
         raise MedinjectError(f"no {kind} judge prompt for language {lang!r} ({path} is missing)")
-    try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(path, f"malformed YAML: {getattr(e, 'problem', e)}",
-                         line=mark.line + 1 if mark else None) from None
+    d = read_yaml(path)
     if not isinstance(d, dict):
         raise InputError(path, "expected a mapping")
     for f in ("version", "system", "user"):

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import InputError, MedinjectError, first_validation_problem
+from ..io import read_yaml
 from ..records import Origin, Task
 
 ABBREV = {"NAT": Origin.NATIVE, "TRAD": Origin.TRANSLATED, "SYN": Origin.SYNTHETIC}
@@ -96,17 +97,8 @@ class MixSpec(BaseModel):
 
 
 def load_spec(path: str | Path) -> MixSpec:
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(path, f"malformed YAML: {getattr(e, 'problem', e)}",
-                         line=mark.line + 1 if mark else None) from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise InputError(path, "a mix spec is a YAML mapping (size, seed, pools, configs, weights, tasks)")
     return parse_spec(data, path)

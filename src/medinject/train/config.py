@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import InputError, MedinjectError, first_validation_problem
+from ..io import read_yaml as _read_yaml_file
 
 # The paper's recipe (MedInjection-FR, Belmadani et al. 2026). Every value can be overridden.
 ADAPTER_DEFAULTS: dict[str, Any] = {
@@ -216,14 +217,7 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(path, f"malformed YAML: {getattr(e, 'problem', e)}",
-                         line=mark.line + 1 if mark else None) from None
+    raw = _read_yaml_file(path)
     if raw is None:
         return {}
     if not isinstance(raw, dict):
