@@ -126,3 +126,21 @@ def rating_setup(tmp_path):
         return SimpleNamespace(files=files, annotators=annotators, tokens=tokens, db=tmp_path / "ratings.sqlite",
                                args=[*files, "--annotators", annotators, "--db", tmp_path / "ratings.sqlite"])
     return make
+
+
+@pytest.fixture
+def medqa_en(shared_data, tmp_path):
+    """Write the first `n` MedQA records (English, imported by medinject.ingest) to a JSONL file."""
+    import itertools
+
+    from medinject.ingest import ingest
+    from medinject.io import write_records
+    from medinject.records import Origin
+
+    def make(n: int):
+        path = tmp_path / f"medqa_{n}.jsonl"
+        items = ingest(shared_data / "medqa_usmle_4opt" / "test.jsonl", "medqa", origin=Origin.NATIVE)
+        write_records(path, itertools.islice(items, n))
+        return path
+
+    return make
