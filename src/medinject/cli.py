@@ -19,19 +19,18 @@ app = typer.Typer(
 # so that `medinject --help` is instant.
 COMMAND_MODULES = [
     "medinject.ingest.commands",
+    "medinject.file_commands",
     "medinject.toy_commands",
     "medinject.translate.commands",
     "medinject.synthesize.commands",
-    "medinject.file_commands",
-    "medinject.demo",
+    "medinject.curate.commands",
+    "medinject.mix.commands",
     "medinject.train.commands",
     "medinject.evaluate.commands",
     "medinject.judge.commands",
     "medinject.experiment.commands",
-    "medinject.curate.commands",
-    "medinject.mix.commands",
     "medinject.report.commands",
-
+    "medinject.demo",
 ]
 
 
