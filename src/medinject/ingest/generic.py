@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from ..errors import InputError, MedinjectError
-from ..io import parse_model
+from ..io import parse_model, read_yaml
 from ..records import Origin, Record, Task, letters_for
 from .exchange import iter_rows
 
@@ -103,16 +103,7 @@ def parse_mapping_text(text: str) -> dict[str, Any]:
 
 
 def _load_yaml_mapping(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise InputError(path, f"not UTF-8 text (byte {e.start})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(path, f"malformed YAML: {getattr(e, 'problem', e)}",
-                         line=mark.line + 1 if mark else None) from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise InputError(path, f"a mapping file holds key: column pairs, got {type(data).__name__}")
     return data
