@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 
 from ..errors import InputError, MedinjectError
+from ..io import package_versions as versions_of
 from ..io import read_records, sha256_file, write_json, write_jsonl
 from ..prompts import PROMPT_VERSION
 from ..records import Record
@@ -24,13 +24,7 @@ _PACKAGES = ("medinject", "torch", "transformers", "peft", "numpy", "sacrebleu",
 
 
 def package_versions() -> dict[str, str | None]:
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    return versions_of(_PACKAGES)
 
 
 def load_eval_records(data_files: Sequence[str | Path], limit: int | None = None) -> tuple[list[Record], list[dict]]:

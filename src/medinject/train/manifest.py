@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..io import package_versions as versions_of
 from ..io import write_json, write_text
 
 MANIFEST = "manifest.json"
@@ -15,13 +15,7 @@ PACKAGES = ("medinject", "torch", "transformers", "trl", "peft", "accelerate", "
 
 
 def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    return {"python": platform.python_version(), **versions_of(PACKAGES)}
 
 
 def git_commit() -> dict[str, Any] | None:
