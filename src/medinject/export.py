@@ -16,6 +16,8 @@ LAYOUTS: dict[str, Callable[[Record], dict[str, Any]]] = {
     "medinjection": to_hub,
     "reference-eval": to_reference_eval,
 }
+# Layouts written as a folder (`out` is a directory): a datasets folder for the Hub, an lm-eval task folder.
+FOLDER_LAYOUTS = {"hf": ".interop.hf:export_hf", "lm-eval": ".interop.lmeval:export_lmeval"}
 # The hub layout is also published as Parquet; the reference evaluation script reads one JSON list.
 SUFFIXES = {"medinjection": (".jsonl", ".json", ".parquet"), "reference-eval": (".json", ".jsonl")}
 
@@ -54,6 +56,11 @@ def export_records(records: Iterable[Record], layout: str, out: str | Path) -> i
 
 def run_export(src: str | Path, layout: str, out: str | Path) -> int:
     """Records file (.jsonl or .parquet) to `layout` at `out`."""
+    if layout in FOLDER_LAYOUTS:
+        import importlib
+
+        mod, fn = FOLDER_LAYOUTS[layout].split(":")
+        return sum(getattr(importlib.import_module(mod, __package__), fn)(load_records(src), out).values())
     if layout not in LAYOUTS:
-        raise MedinjectError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+        raise MedinjectError(f"unknown layout {layout!r}; choose one of {', '.join([*LAYOUTS, *FOLDER_LAYOUTS])}")
     return export_records(load_records(src), layout, out)

@@ -58,9 +58,10 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_cmd(
         file: Path = typer.Argument(..., help="Records file (.jsonl or .parquet)."),
-        to: str = typer.Option(..., "--to", help="medinjection (hub layout) or reference-eval."),
+        to: str = typer.Option(..., "--to", help="medinjection (hub layout), reference-eval, hf "
+                        "(datasets folder for push_to_hub) or lm-eval (task folder)."),
         out: Path = typer.Option(..., "-o", "--out", help="medinjection: .jsonl, .json or .parquet; "
-                                 "reference-eval: .json or .jsonl."),
+                                 "reference-eval: .json or .jsonl; hf, lm-eval: a new folder."),
     ) -> None:
         """Write records in the MedInjection-FR hub layout or the reference evaluation JSON."""
         from .export import run_export

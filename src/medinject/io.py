@@ -211,8 +211,53 @@ def to_dataset(records: Iterable[Record]):
     return datasets.Dataset(records_to_table(records))
 
 
+def _drop_nulls(obj):
+    # An inferred Arrow struct gives every row every key seen in the file, with null where a row had none.
+    if isinstance(obj, dict):
+        return {k: _drop_nulls(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_nulls(v) for v in obj]
+    return obj
+
+
+def _dataset_rows(ds, split: str | None) -> Iterator[dict]:
+    features = getattr(ds, "features", None) or {}
+    # Columns inferred as structs (not as `Json` or our list-of-pairs) carry nulls for absent keys.
+    structs = [c for c in ("options", "meta") if isinstance(features.get(c), dict)]
+    for row in ds:
+        row = dict(row)
+        for c in structs:
+            if isinstance(row.get(c), dict):
+                row[c] = _drop_nulls(row[c])
+        if row.get("split") is None and split is not None:
+            row["split"] = split
+        yield row
+
+
 def from_dataset(ds) -> list[Record]:
-    return [parse_model(Record, _row_record(row), None, record=str(row.get("id"))) for row in ds]
+    """Records from a `datasets.Dataset` or `DatasetDict` (every split, in order).
+
+    Reads our own schema (`to_dataset`, `export --to hf`) and the one `load_dataset("json")` infers from a
+    records file. A row's own `split` wins; the DatasetDict's split name fills it when the row has none.
+    """
+    if hasattr(ds, "keys") and not hasattr(ds, "features"):  # a DatasetDict (or any mapping of splits)
+        return [r for name in ds for r in _from_rows(_dataset_rows(ds[name], name))]
+    return _from_rows(_dataset_rows(ds, None))
+
+
+def _from_rows(rows: Iterable[dict]) -> list[Record]:
+    return [parse_model(Record, _row_record(row), None, record=str(row.get("id") or f"#{i + 1}"))
+            for i, row in enumerate(rows)]
+
+
+def to_dataset_dict(records: Iterable[Record]):
+    """A `datasets.DatasetDict` with one split per distinct `split` value, in order of first appearance."""
+    import datasets
+
+    by_split: dict[str, list[Record]] = {}
+    for r in records:
+        by_split.setdefault(r.split, []).append(r)
+    return datasets.DatasetDict({name: to_dataset(rs) for name, rs in by_split.items()})
 
 
 # ---------------------------------------------------------- entry points ----
