@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import InputError, MedinjectError
 from ..io import atomic_path, sha256_file, write_json, write_text
+from ..schemas import stamp
 from . import analyse
 from .decontam import build_eval_index
 from .dedup import exact_duplicates, near_duplicates, rank_order
@@ -294,6 +295,7 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
     report["outputs"] = {"curated": str(out_dir / CURATED), "rejected": str(out_dir / REJECTED),
                          "report": str(out_dir / REPORT), "markdown": str(out_dir / REPORT_MD)}
     write_text(out_dir / REPORT_MD, markdown_report(report))
+    report = stamp("curate.report", report)
     write_json(out_dir / REPORT, report)
     return report
 

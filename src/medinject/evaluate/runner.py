@@ -15,6 +15,7 @@ from ..io import package_versions as versions_of
 from ..io import read_records, sha256_file, write_json, write_jsonl
 from ..prompts import PROMPT_VERSION
 from ..records import Record
+from ..schemas import stamp
 from . import bias, oeq
 from .mcqa import MODES, predict_choice
 from .stats import N_BOOT
@@ -127,7 +128,7 @@ def run_eval(model: str, data: Sequence[str | Path], out: str | Path, *, adapter
         **summarize(rows, seed=seed, n_boot=n_boot, bertscore=bertscore),
     }
     out = Path(out)
-    write_jsonl(out / "predictions.jsonl", rows)
+    write_jsonl(out / "predictions.jsonl", (stamp("eval.prediction", r) for r in rows))
     write_json(out / "summary.json", summary)
     t_end = time.perf_counter()
     write_json(out / "timing.json", {

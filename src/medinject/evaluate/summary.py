@@ -37,11 +37,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import iter_jsonl
+from ..schemas import schema_id
 from .bias import letter_recall_counts
 from .metrics import CATALOG, choice_scores
 from .stats import N_BOOT, mean_ci, percentile_interval, resample_indices, rng_for, statistic_ci
 
-SCHEMA = "medinject.eval.summary/1"
+SCHEMA = schema_id("eval.summary")
 CHOICE = ("mcqu", "mcq")
 TASK_ORDER = ("mcqu", "mcq", "mcq+mcqu", "oeq")
 MODE_ORDER = ("constrained", "greedy")

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError, MedinjectError
 from ..io import atomic_path, iter_jsonl, write_json, write_text
+from ..schemas import schema_id
 from . import stats
 from .inputs import parse_specs
 
@@ -275,7 +276,8 @@ def run_agreement(human_csv: str | Path, score_files, out_dir: str | Path, *, le
     table = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
     write_text(out / "agreement.md", table_markdown(table, iaa))
     write_text(out / "agreement.csv", table_csv(table))
-    write_json(out / "agreement.json", {"scores": table, "inter_annotator": iaa, "rated_pairs": len(human),
+    write_json(out / "agreement.json", {"schema": schema_id("agreement.summary"),
+                                        "scores": table, "inter_annotator": iaa, "rated_pairs": len(human),
                                         "plots": [p.name for p in plots],
                                         "bootstrap": {"n_boot": n_boot, "seed": seed,
                                                       "confidence": stats.CONFIDENCE}})

@@ -14,6 +14,7 @@ from typing import Any
 from ..backends.base import Backend, ChatRequest, ChatResponse
 from ..errors import MedinjectError
 from ..io import write_json, write_jsonl, write_text
+from ..schemas import stamp
 from . import stats
 from .inputs import Answer, load_answers, n_words, systems_of
 from .verdicts import MODES, JudgePrompt, load_prompt
@@ -238,7 +239,7 @@ def run_judge(prediction_files, out_dir: str | Path, *, backend: Backend | None 
     finally:
         if own:
             backend.close()
-    summary = summarize(verdicts, pairs, n_boot=n_boot, seed=seed)
+    summary = stamp("judge.summary", summarize(verdicts, pairs, n_boot=n_boot, seed=seed))
     summary["judge"] = {"backend": getattr(backend, "name", backend_kind), "model": backend.model, "lang": lang,
                         "modes": list(modes), "pairwise": pairwise, "max_tokens": max_tokens,
                         "temperature": temperature, "systems": systems_of(answers)}

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import MedinjectError
 from ..io import atomic_path, sha256_file, write_json
 from ..records import Origin, Task
+from ..schemas import schema_id
 from .sampler import PoolIndex, default_tasks, draw, index_pools, largest_feasible, plan, read_lines, shortfalls
 from .spec import Leaf, MixSpec, Weights, origin_weights, parse_spec, source_weights
 
@@ -102,6 +103,7 @@ def run_spec(spec: MixSpec, out_dir, *, plot: bool = True) -> dict[str, Any]:
                 digest.update(line)
         by_source = Counter(index.sources[s] for s in sources.tolist())
         manifest = {
+            "schema": schema_id("mix.manifest"),
             "name": name, "size": len(lines), "requested_size": spec.size, "shrunk": shrink_reason is not None,
             "shrink_reason": shrink_reason, "seed": spec.seed,
             "weights": {o.value: x if not isinstance(x, dict) else dict(sorted(x.items())) for o, x in w.items()},
@@ -118,7 +120,8 @@ def run_spec(spec: MixSpec, out_dir, *, plot: bool = True) -> dict[str, Any]:
         }
         write_json(out_dir / name / MANIFEST, manifest)
         manifests[name] = manifest
-    summary = {"size": size, "requested_size": spec.size, "shrunk": shrink_reason is not None,
+    summary = {"schema": schema_id("mix.manifest"),
+               "size": size, "requested_size": spec.size, "shrunk": shrink_reason is not None,
                "shrink_reason": shrink_reason, "seed": spec.seed, "configs": manifests}
     if plot and manifests:
         summary["plot"] = str(plot_composition(manifests, out_dir / PLOT))

@@ -11,16 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..schemas import check
 from .render import Table
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: Path, schema: str | None = None) -> Any:
+    """The JSON at `path`; with `schema`, refused in one line unless it is that artifact (`schemas.check`)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(path, "file not found (is the stage finished?)") from None
     except json.JSONDecodeError as e:
         raise InputError(path, f"malformed JSON: {e.msg}", line=e.lineno) from None
+    return check(obj, schema, path) if schema else obj
 
 
 def _ci(d: dict | None, i: int) -> float | None:
@@ -32,7 +35,7 @@ def _ci(d: dict | None, i: int) -> float | None:
 
 def curation_tables(curate_dir: Path) -> list[Table]:
     """Losses by reason for each origin, and what decontamination removed per evaluation file."""
-    rep = read_json(Path(curate_dir) / "report.json")
+    rep = read_json(Path(curate_dir) / "report.json", "curate.report")
     reasons = list(rep.get("by_reason", {}))
     rows = []
     for origin, row in rep.get("by_origin", {}).items():
@@ -64,7 +67,7 @@ def composition_tables(mix_dir: Path, configs: list[str] | None = None) -> list[
     by_dim: dict[str, list[dict]] = {"origin": [], "task": [], "source": []}
     keys: dict[str, list[str]] = {"origin": [], "task": [], "source": []}
     for name in names:
-        total, counts = _manifest_counts(read_json(found[name]))
+        total, counts = _manifest_counts(read_json(found[name], "mix.manifest"))
         for dim in by_dim:
             c = counts.get(dim, {})
             keys[dim] += [k for k in c if k not in keys[dim]]
@@ -76,7 +79,7 @@ def composition_tables(mix_dir: Path, configs: list[str] | None = None) -> list[
 # ------------------------------------------------------------------------ judge --
 
 def judge_table(judge_dir: Path, configs: list[str]) -> Table:
-    s = read_json(Path(judge_dir) / "summary.json")
+    s = read_json(Path(judge_dir) / "summary.json", "judge.summary")
     systems = s.get("systems", {})
     modes = sorted({m for sys in systems.values() for m in sys})
     cols = ["configuration"]
@@ -98,14 +101,14 @@ def judge_table(judge_dir: Path, configs: list[str]) -> Table:
 
 
 def judge_scores(judge_dir: Path) -> dict[str, dict[str, dict]]:
-    return read_json(Path(judge_dir) / "summary.json").get("systems", {})
+    return read_json(Path(judge_dir) / "summary.json", "judge.summary").get("systems", {})
 
 
 # -------------------------------------------------------------------- agreement --
 
 def agreement_tables(agreement_dir: Path) -> tuple[list[Table], list[Path]]:
     """Judge and metric correlations with the experts, inter-annotator agreement, and the scatter plots."""
-    a = read_json(Path(agreement_dir) / "agreement.json")
+    a = read_json(Path(agreement_dir) / "agreement.json", "agreement.summary")
     methods = ("pearson", "spearman", "kendall")
     rows = []
     for r in a.get("scores", []):

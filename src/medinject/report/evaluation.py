@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..schemas import check
 from .data import read_json
 from .render import Table
 
@@ -26,7 +27,7 @@ class Evaluation:
 
     def __init__(self, name: str, folder: Path):
         self.name, self.folder = name, Path(folder)
-        s = read_json(self.folder / "summary.json")
+        s = read_json(self.folder / "summary.json", "eval.summary")
         if "results" not in s:
             raise InputError(self.folder / "summary.json", "not an evaluation summary", field="results")
         self.summary = s
@@ -52,11 +53,15 @@ class Evaluation:
         if self._items is None:
             self._items = {}
             path = self.folder / "predictions.jsonl"
+            checked = False
             with open(path, encoding="utf-8") as f:
-                for line in f:
+                for lineno, line in enumerate(f, start=1):
                     if not line.strip():
                         continue
                     r = json.loads(line)
+                    if not checked:  # the first line tells the file's schema
+                        check(r, "eval.prediction", path, line=lineno)
+                        checked = True
                     if r.get("task") in CHOICE and r.get("mode") == "constrained" \
                             and r.get("variant", "original") == "original":
                         self._items[(r.get("source"), r["task"], str(r["id"]))] = float(r["scores"]["em"])

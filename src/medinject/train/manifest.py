@@ -9,6 +9,7 @@ from typing import Any
 
 from ..io import package_versions as versions_of
 from ..io import write_json, write_text
+from ..schemas import stamp
 
 MANIFEST = "manifest.json"
 PACKAGES = ("medinject", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers")
@@ -68,7 +69,7 @@ def plot_losses(curves: dict[str, list[list[float]]], path: Path, title: str) ->
 
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
-    return write_json(out / MANIFEST, manifest)
+    return write_json(out / MANIFEST, stamp("train.manifest", manifest))
 
 
 def _table(d: dict[str, int]) -> str:

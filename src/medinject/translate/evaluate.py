@@ -10,6 +10,7 @@ from typing import Any
 from ..backends import Backend, BackendSpec, ChatRequest
 from ..errors import MedinjectError
 from ..io import write_json
+from ..schemas import schema_id
 from .translate import _backend, load_prompt
 
 WMT_DIR = "wmt_biomed_fr_en"
@@ -86,6 +87,7 @@ def run_translate_eval(backend: Backend | BackendSpec | dict, *, data_dir: str |
     refs = [ref for _, _, ref in pairs]
     bleu, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
     result: dict[str, Any] = {
+        "schema": schema_id("translate.eval"),
         "model": be.model, "prompt_version": prompt.version, "pairs": len(pairs), "seed": seed,
         "failed": sum(not r.ok for r in responses),
         "bleu": round(bleu.corpus_score(hyps, [refs]).score, 2), "bleu_signature": str(bleu.get_signature()),
