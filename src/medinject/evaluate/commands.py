@@ -53,7 +53,8 @@ def register(app: typer.Typer) -> None:
     @app.command("score")
     def score_cmd(
         predictions: Path = typer.Argument(..., help="Predictions JSONL (id, task, gold/pred or "
-                                           "reference/prediction; optional source, mode, variant)."),
+                                           "reference/prediction; optional source, mode, variant), or an "
+                                           "lm-eval --log_samples file (samples_*.jsonl)."),
         out: Path = typer.Option(None, "-o", "--out", help="Write the summary JSON here."),
         seed: int = typer.Option(0, help="Seed for bootstrap intervals."),
         n_boot: int = typer.Option(1000, help="Bootstrap resamples per interval."),
@@ -61,10 +62,11 @@ def register(app: typer.Typer) -> None:
         bertscore_layers: int = typer.Option(None, help="Encoder layer for BERTScore."),
     ) -> None:
         """Recompute every metric from predictions made by `eval` or by any other tool."""
+        from ..interop.lmeval import is_samples_file, read_samples
         from . import oeq
         from .summary import SCHEMA, read_predictions, results_table, score_rows, summarize
 
-        rows = read_predictions(predictions)
+        rows = read_samples(predictions) if is_samples_file(predictions) else read_predictions(predictions)
         model = oeq.resolve_bertscore_model(bertscore_model)
         bertscore = None
         if model and any(r["task"] == "oeq" for r in rows):
