@@ -52,6 +52,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("translate-eval")
     def translate_eval_cmd(
+        hypotheses: Path = typer.Option(None, "--hypotheses", help="Score these existing translations instead of "
+                                        "translating: plain text (one segment per line) or JSONL."),
+        references: Path = typer.Option(None, "--references", help="With --hypotheses: the line-aligned "
+                                        "references (text or JSONL)."),
+        sources: Path = typer.Option(None, "--sources", help="With --hypotheses: the line-aligned sources "
+                                     "(needed for COMET)."),
+        comet_model: Path = typer.Option(None, "--comet-model", help="With --hypotheses: a local COMET "
+                                         "checkpoint or model folder (extra 'comet')."),
+        n_boot: int = typer.Option(1000, "--n-boot", help="With --hypotheses: sacrebleu bootstrap resamples for "
+                                   "the 95% intervals (0: none)."),
         sample: int = typer.Option(200, "--sample", help="Sentence pairs to score (0: all 2,562)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
         sets: str = typer.Option(None, "--sets", help="Comma-separated test sets (default: every *_en2fr set)."),
@@ -60,12 +70,31 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(None, "--max-tokens", help="Cap on output tokens."),
         out: Path = typer.Option(None, "-o", "--out", help="Write the scores as JSON."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: str = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
+        backend: str = o.BACKEND,
+        model: str = typer.Option(None, "--model", help="Model name at the server, or a local model folder "
+                                  "(not with --hypotheses)."),
+        base_url: str = o.BASE_URL,
         api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
         prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
         batch_size: int = o.BATCH_SIZE,
     ) -> None:
-        """Score a translator on WMT biomedical EN->FR test sets: BLEU and chrF with sacrebleu signatures."""
+        """Score a translator on WMT biomedical EN->FR test sets, or score existing translations (--hypotheses):
+        BLEU and chrF with sacrebleu signatures."""
+        from ..errors import MedinjectError
+
+        if hypotheses is not None or references is not None:
+            if hypotheses is None or references is None:
+                raise MedinjectError("--hypotheses and --references go together")
+            if model is not None:
+                raise MedinjectError("give --model to translate, or --hypotheses to score translations, not both")
+            from .external import format_result, score_files
+
+            r = score_files(hypotheses, references, sources, comet_model=comet_model, n_boot=n_boot, out_path=out)
+            for line in format_result(r):
+                typer.echo(line)
+            return
+        if model is None:
+            raise MedinjectError("give --model (a translator to run) or --hypotheses and --references")
         from .evaluate import run_translate_eval
 
         spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
