@@ -70,10 +70,34 @@ def register(app: typer.Typer) -> None:
 
     @annotate.command("export")
     def export_cmd(
-        db: Path = typer.Option(..., help="SQLite file of the ratings."),
-        out: Path = typer.Option(..., "-o", "--out", help="CSV to write."),
+        predictions: list[str] = typer.Argument(None, help="With --to argilla|label-studio: prediction files "
+                                                "(NAME=PATH names the system)."),
+        to: str = typer.Option("csv", "--to", help="csv (the ratings in --db), or argilla / label-studio (blind "
+                               "tasks to rate there)."),
+        db: Path = typer.Option(None, help="SQLite file of the ratings (--to csv)."),
+        annotators: str = typer.Option(None, help="With --to argilla|label-studio: the annotators file of "
+                                       "`serve`, or comma-separated names."),
+        systems: str = typer.Option(None, help="Comma-separated system names, one per file."),
+        scale: str = typer.Option("graded", help="graded (1-10) or binary (0/1)."),
+        out: Path = typer.Option(..., "-o", "--out", help="CSV to write (--to csv), or a folder."),
     ) -> None:
-        """Write every rating to CSV (annotator, item_id, system, score, comment, created_at, updated_at)."""
+        """Write every rating to CSV, or blind per-annotator tasks for Argilla or Label Studio."""
+        from ..errors import MedinjectError
+
+        if to != "csv":
+            from .inputs import load_answers, parse_specs
+            from .tools import export_tasks
+
+            if not predictions or not annotators:
+                raise MedinjectError(f"--to {to} needs prediction files and --annotators")
+            names = _annotator_names(annotators)
+            written = export_tasks(load_answers(parse_specs(predictions, systems)), names, to, out,
+                                   scale=_scale(scale))
+            typer.echo(f"{len(written)} task file(s) for {to} in {out} ({sum(written.values())} tasks); keep "
+                       f"{out / 'key.csv'} to yourself: it names the systems")
+            return
+        if db is None:
+            raise MedinjectError("--to csv needs --db")
         store = _open(db)
         n = store.export_csv(out)
         per = ", ".join(f"{a}: {k}" for a, k in sorted(store.progress().items()))
@@ -81,16 +105,46 @@ def register(app: typer.Typer) -> None:
 
     @annotate.command("import")
     def import_cmd(
-        csv_file: Path = typer.Argument(..., help="CSV in the export format."),
-        db: Path = typer.Option(..., help="SQLite file of the ratings (created if missing)."),
+        files: list[Path] = typer.Argument(..., help="CSV in the export format, or the tool's JSON export(s)."),
+        source: str = typer.Option("csv", "--from", help="csv, argilla (records JSON) or label-studio (JSON "
+                                   "export)."),
+        key: Path = typer.Option(None, "--key", help="With --from argilla|label-studio: the key.csv of "
+                                 "`annotate export --to`."),
+        users: Path = typer.Option(None, "--users", help="Tool user (id or e-mail) to annotator name, YAML or "
+                                   "CSV (default: the annotator each file was made for)."),
+        db: Path = typer.Option(None, help="SQLite file of the ratings (created if missing)."),
+        out: Path = typer.Option(None, "-o", "--out", help="With --from argilla|label-studio: also write the "
+                                 "ratings CSV here."),
         scale: str = typer.Option(None, help="graded or binary (default for a new database: graded)."),
     ) -> None:
         """Add ratings collected elsewhere (a rating already there for the same annotator and answer is replaced)."""
+        from ..errors import MedinjectError
         from .store import RatingStore
 
-        store = RatingStore(db, _scale(scale) if scale else None if db.exists() else _scale("graded"))
-        n = store.import_csv(csv_file)
-        typer.echo(f"{n} ratings imported into {db}")
+        if source == "csv":
+            if db is None or len(files) != 1:
+                raise MedinjectError("--from csv takes one CSV file and --db")
+            store = RatingStore(db, _scale(scale) if scale else None if db.exists() else _scale("graded"))
+            n = store.import_csv(files[0])
+            typer.echo(f"{n} ratings imported into {db}")
+            return
+        from .tools import import_ratings, read_users, write_ratings_csv
+
+        if key is None or (db is None and out is None):
+            raise MedinjectError(f"--from {source} needs --key, and --db or -o")
+        rows = import_ratings(files, source, key, users=read_users(users))
+        if out is not None:
+            write_ratings_csv(out, rows)
+            typer.echo(f"{len(rows)} ratings written to {out}")
+        if db is not None:
+            import tempfile
+
+            store = RatingStore(db, _scale(scale) if scale else None if db.exists() else _scale("graded"))
+            with tempfile.TemporaryDirectory() as tmp:  # one way in for every import: the checks of import_csv
+                csv_path = Path(tmp) / "ratings.csv"
+                write_ratings_csv(csv_path, rows)
+                n = store.import_csv(csv_path)
+            typer.echo(f"{n} ratings imported into {db}")
 
     @annotate.command("tokens")
     def tokens_cmd(
@@ -140,6 +194,15 @@ def _scale(name: str) -> tuple[int, int]:
     if name not in MODES:
         raise MedinjectError(f"--scale must be one of {', '.join(MODES)}, got {name!r}")
     return load_prompt(name).scale
+
+
+def _annotator_names(spec: str) -> list[str]:
+    path = Path(spec)
+    if path.exists():
+        from .app import read_annotators
+
+        return list(read_annotators(path).values())
+    return [n.strip() for n in spec.split(",") if n.strip()]
 
 
 def _open(db: Path):
