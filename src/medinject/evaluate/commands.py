@@ -38,9 +38,12 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
         """Score a causal LM on record files: multiple choice (constrained and greedy) and open-ended answers."""
+        from ..io import refuse_overwrite
         from .runner import run_eval
         from .summary import results_table
 
+        local = [p for p in (model, adapter, bertscore_model) if p and Path(p).exists()]
+        refuse_overwrite([*data, *local], [out])
         summary = run_eval(
             model, data, out, adapter=adapter, modes=[m.strip() for m in modes.split(",") if m.strip()], mode=mode,
             permute=permute, circular=circular, seed=seed, batch_size=batch_size, max_new_tokens=max_new_tokens,
@@ -61,9 +64,11 @@ def register(app: typer.Typer) -> None:
         bertscore_layers: int = typer.Option(None, help="Encoder layer for BERTScore."),
     ) -> None:
         """Recompute every metric from predictions made by `eval` or by any other tool."""
+        from ..io import refuse_overwrite
         from . import oeq
         from .summary import SCHEMA, read_predictions, results_table, score_rows, summarize
 
+        refuse_overwrite([predictions], [out])
         rows = read_predictions(predictions)
         model = oeq.resolve_bertscore_model(bertscore_model)
         bertscore = None
@@ -92,8 +97,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "-o", "--out", help="Write the comparison JSON here."),
     ) -> None:
         """Paired test between two runs on their shared items: difference B - A, interval, p-value."""
+        from ..io import refuse_overwrite
         from .compare import compare_runs, compare_table
 
+        refuse_overwrite([a, b], [out])
         report = compare_runs(a, b, metric=metric, test=test, seed=seed, n_boot=n_boot)
         _print(compare_table(report))
         if out:

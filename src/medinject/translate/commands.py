@@ -27,8 +27,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Translate English records into French, keeping their structure; check and reject bad outputs."""
         from ..backends.jobs import format_summary
+        from ..io import refuse_overwrite
         from .translate import run_translate
 
+        refuse_overwrite([src, prompt, prices], [out, rejected, write_batch, o.cache_path(cache)])
         spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
                                    max_retries, batch_size)
         if write_batch is not None:
@@ -66,8 +68,10 @@ def register(app: typer.Typer) -> None:
         batch_size: int = o.BATCH_SIZE,
     ) -> None:
         """Score a translator on WMT biomedical EN->FR test sets: BLEU and chrF with sacrebleu signatures."""
+        from ..io import refuse_overwrite
         from .evaluate import run_translate_eval
 
+        refuse_overwrite([data, prices], [out, o.cache_path(cache)])
         spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
                                    max_retries, batch_size)
         r = run_translate_eval(spec, data_dir=data, sets=sets.split(",") if sets else None, sample=sample or None,
@@ -86,7 +90,9 @@ def register(app: typer.Typer) -> None:
         """Load Batch API answers into the request cache; rerun the stage to validate and write them."""
         from ..backends.batch_api import ingest_batch_results
         from ..backends.cache import open_cache
+        from ..io import refuse_overwrite
 
+        refuse_overwrite([results, prices], [o.cache_path(cache)])
         store = open_cache(True if cache in (None, "off") else cache)
         s = ingest_batch_results(results, store, prices=o.load_prices(prices))
         failed = ", ".join(f"{k}: {v}" for k, v in s["failed"].items()) or "none"
