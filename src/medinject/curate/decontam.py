@@ -1,11 +1,14 @@
 """Decontamination: no training item may reappear from an evaluation set, verbatim, edited or embedded.
 
-Three tests on question plus options, cheapest first: the same normalised text; long word n-grams
-(`eval_ngram` words) shared with one evaluation item, covering at least `eval_containment` of that item's
-n-grams (catches an item pasted inside a longer one); Jaccard similarity of the near-duplicate shingles
-of at least `eval_threshold` (catches reordered options and edited words). The last test finds its
-candidates with MinHash LSH tuned below the threshold, then computes the exact Jaccard of each
-candidate pair: a leaked test item must not slip through on the estimate's noise.
+Every evaluation item is read as its question, context and options, and a multiple-choice item also as
+the open question it could be recast to (question and the text of its correct options), against each
+training item's question, context and options (or answer). Three tests, cheapest first: the same
+normalised text; long word n-grams (`eval_ngram` words) shared with one evaluation item, covering at
+least `eval_containment` of that item's n-grams (catches an item pasted inside a longer one); Jaccard
+similarity of the near-duplicate shingles of at least `eval_threshold` (catches reordered options and
+edited words). The last test finds its candidates with MinHash LSH tuned below the threshold, then
+computes the exact Jaccard of each candidate pair: a leaked test item must not slip through on the
+estimate's noise.
 
 An n-gram found in more than 1% of the evaluation items (and at least 3) is exam boilerplate ("parmi les
 propositions suivantes, laquelle est exacte"), not an item's identity, so it is left out of the test.
@@ -24,7 +27,7 @@ from ..io import read_records
 from .filters import Reject
 from .minhash import MinHasher, band_keys, has_signature, lsh_params
 from .settings import CurateSettings
-from .text import item_segments, item_text, ngram_hashes, segmented_ngram_hashes, stable_hash
+from .text import item_segments, item_text, ngram_hashes, open_form, segmented_ngram_hashes, stable_hash
 
 
 @dataclass
@@ -56,17 +59,25 @@ def build_eval_index(paths, settings: CurateSettings, hasher: MinHasher) -> Eval
     paths = [Path(p) for p in paths]
     if not paths:
         return None
-    texts, segments, ids, owners = [], [], [], []
+    texts, segments, ids, owners, groups = [], [], [], [], []
+    item = 0
     for i, path in enumerate(paths):
         for record in read_records(path):
-            texts.append(item_text(record))
-            segments.append(item_segments(record))
-            ids.append(record.id)
-            owners.append(i)
+            forms = [(item_text(record), item_segments(record))]
+            recast = open_form(record)
+            if recast is not None:
+                forms.append(recast)
+            for text, segs in forms:  # each form is an entry of its own, naming the same item
+                texts.append(text)
+                segments.append(segs)
+                ids.append(record.id)
+                owners.append(i)
+                groups.append(item)
+            item += 1
     exact: dict[int, int] = {}
     for j, t in enumerate(texts):
         exact.setdefault(stable_hash(t), j)
-    ngram_keys, ngram_items = _distinctive_ngrams(texts, settings.eval_ngram)
+    ngram_keys, ngram_items = _distinctive_ngrams(texts, settings.eval_ngram, np.array(groups, dtype=np.int64))
     sh, so = segmented_ngram_hashes(segments, settings.shingle_size)
     sig = hasher.signatures(sh, so)
     bands, rows = lsh_params(candidate_threshold(settings), settings.num_perm, tuple(settings.lsh_weights))
@@ -112,13 +123,18 @@ def _matches(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.
     return which, np.repeat(lo, span) + (np.arange(len(which)) - np.repeat(np.cumsum(span) - span, span))
 
 
-def _distinctive_ngrams(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, item) pairs, sorted by hash, without the n-grams that too many items share."""
+def _distinctive_ngrams(texts: list[str], n: int, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, entry) pairs, sorted by hash, without the n-grams that too many items share (`groups`: the
+    item of each entry; two forms of one item count once)."""
     h, owner = _unique_pairs(*ngram_hashes(texts, n, whole_if_short=False))
-    max_items = max(2, math.ceil(0.01 * len(texts)))
+    n_items = int(groups[-1]) + 1 if len(groups) else 0
+    max_items = max(2, math.ceil(0.01 * n_items))
     starts = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1])))
-    df = np.diff(np.concatenate((starts, [len(h)])))
-    keep = np.repeat(df <= max_items, df)
+    run = np.repeat(np.arange(len(starts)), np.diff(np.concatenate((starts, [len(h)]))))
+    # Items per n-gram: distinct (n-gram, item) pairs, counted per n-gram.
+    pairs = np.unique(np.stack((run, groups[owner])), axis=1)
+    df = np.bincount(pairs[0], minlength=len(starts))
+    keep = df[run] <= max_items
     return h[keep], owner[keep]
 
 
