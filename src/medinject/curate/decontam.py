@@ -37,6 +37,7 @@ class EvalIndex:
     files: list[str]
     item_file: np.ndarray  # index into files, per evaluation item
     item_ids: list[str]
+    answers: list[str | None]  # per entry: for the open form of a multiple-choice item, its normalised answer
     exact: dict[int, int]  # normalised-text hash -> item
     ngram_keys: np.ndarray  # sorted n-gram hashes (repeated when several items have one)
     ngram_items: np.ndarray  # the item of each entry
@@ -59,7 +60,7 @@ def build_eval_index(paths, settings: CurateSettings, hasher: MinHasher) -> Eval
     paths = [Path(p) for p in paths]
     if not paths:
         return None
-    texts, segments, ids, owners, groups = [], [], [], [], []
+    texts, segments, ids, owners, groups, answers = [], [], [], [], [], []
     item = 0
     for i, path in enumerate(paths):
         for record in read_records(path):
@@ -67,7 +68,8 @@ def build_eval_index(paths, settings: CurateSettings, hasher: MinHasher) -> Eval
             recast = open_form(record)
             if recast is not None:
                 forms.append(recast)
-            for text, segs in forms:  # each form is an entry of its own, naming the same item
+            for k, (text, segs) in enumerate(forms):  # each form is an entry of its own, naming the same item
+                answers.append(segs[-1] if k > 0 else None)
                 texts.append(text)
                 segments.append(segs)
                 ids.append(record.id)
@@ -85,7 +87,8 @@ def build_eval_index(paths, settings: CurateSettings, hasher: MinHasher) -> Eval
     keys = band_keys(sig[items], bands, rows).ravel()
     owner = np.repeat(items, bands)
     order = np.argsort(keys, kind="stable")
-    return EvalIndex([str(p) for p in paths], np.array(owners, dtype=np.int32), ids, exact, ngram_keys, ngram_items,
+    return EvalIndex([str(p) for p in paths], np.array(owners, dtype=np.int32), ids,
+                     answers, exact, ngram_keys, ngram_items,
                      np.bincount(ngram_items, minlength=len(texts)),
                      [np.unique(sh[so[i]:so[i + 1]]) for i in range(len(texts))], sig, keys[order], owner[order],
                      bands, rows)
@@ -139,15 +142,27 @@ def _distinctive_ngrams(texts: list[str], n: int, groups: np.ndarray) -> tuple[n
 
 
 def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int],
-                       shingles: tuple[np.ndarray, np.ndarray], sig: np.ndarray, settings: CurateSettings
-                       ) -> list[Reject | None]:
-    """One verdict per training item: its normalised question plus options, their exact key, its shingle
-    hashes (concatenated, with offsets) and its MinHash signature."""
+                       shingles: tuple[np.ndarray, np.ndarray], sig: np.ndarray, settings: CurateSettings,
+                       answers: list[str | None] | None = None) -> list[Reject | None]:
+    """One verdict per training item: its normalised question, context and options (or answer), their
+    exact key, its shingle hashes (concatenated, with offsets), its MinHash signature, and for an open
+    question its normalised answer (`answers`, None for a multiple-choice item).
+
+    The open form of an evaluation item only counts against an open question whose answer holds the
+    correct option's text (or is held in it): a passage quoting the question's sentences, or a
+    multiple-choice item sharing its stem and one option, is not that item recast."""
     n = len(texts)
     out: list[Reject | None] = [None] * n
 
+    def allowed(i: int, item: int) -> bool:
+        key = index.answers[item]
+        if key is None:
+            return True
+        answer = answers[i] if answers is not None else None
+        return bool(answer) and (f" {key} " in f" {answer} " or f" {answer} " in f" {key} ")
+
     def flag(i: int, item: int, method: str, score: float) -> None:
-        if out[i] is None:
+        if out[i] is None and allowed(i, item):
             out[i] = Reject("contaminated", {**index.describe(item), "method": method, "score": score})
 
     for i, key in enumerate(exact_keys):
@@ -167,7 +182,7 @@ def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int]
         cover = shared / np.maximum(index.ngram_counts[item], 1)
         best: dict[int, tuple[float, int]] = {}
         for i, it, c in zip(rec.tolist(), item.tolist(), cover.tolist(), strict=True):
-            if c >= settings.eval_containment and c > best.get(i, (-1.0, -1))[0]:
+            if c >= settings.eval_containment and c > best.get(i, (-1.0, -1))[0] and allowed(i, it):
                 best[i] = (c, it)
         for i, (c, it) in sorted(best.items()):
             flag(i, it, f"{settings.eval_ngram}-gram", round(c, 3))
@@ -184,7 +199,7 @@ def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int]
     h, off = shingles
     best = {}
     for i, item in zip(left[keep].tolist(), right[keep].tolist(), strict=True):
-        if out[i] is not None:
+        if out[i] is not None or not allowed(i, item):
             continue
         sim = jaccard(np.unique(h[off[i]:off[i + 1]]), index.shingles[item])
         if sim >= settings.eval_threshold and sim > best.get(i, (-1.0, -1))[0]:

@@ -42,7 +42,8 @@ def item_text(record: Record) -> str:
 
 def open_form(record: Record) -> tuple[str, list[str]] | None:
     """A multiple-choice item as the open question it could be recast to (its question, context and the
-    text of its correct options): (contamination text, near-duplicate segments), or None."""
+    text of its correct options): (contamination text, near-duplicate segments: question and answer), or
+    None."""
     if not record.is_choice:
         return None
     answer = " ".join(record.options[k] for k in record.letters if k in record.options)
@@ -63,7 +64,8 @@ def item_segments(record: Record) -> list[str]:
 
 def context_text(record: Record) -> str:
     """Everything that distinguishes two items sharing a question: the passage and the instruction."""
-    return normalise(" ".join(p for p in (record.context, record.instruction) if p))
+    # Field by field, so the passage's normalisation is the one `item_text` already asked for (cached).
+    return " ".join(filter(None, (normalise(record.context), normalise(record.instruction))))
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
