@@ -8,12 +8,14 @@ copies are planted with known ground truth:
   - exact duplicates (case, accents, spacing, punctuation changed), often under another provenance;
   - near duplicates: 1 to 3 words of the question substituted, deleted or inserted;
   - evaluation items hidden among training records: verbatim, re-cased, options reordered, 1-2 words
-    changed, or pasted inside a longer question;
+    changed, pasted inside a longer question, zero-width or soft hyphens inside long words, the question
+    moved to `context` under a generic instruction, or recast as an open question answered by the
+    correct option's text;
   - a few English records labelled French and a few broken records.
 The timed part (`run_curate` then `run_mix` for the seven configurations at N=33,493) runs in a fresh
 process, whose memory (with its workers) is sampled from /proc. Baseline for the near-duplicate figures:
 the ground truth planted here. Last line:
-    seconds=X peak_rss_gb=Y near_dup_recall=Z contamination_recall=W
+    seconds=X peak_rss_gb=Y near_dup_recall=Z contamination_recall=W recall_<variant>=R ...
 Targets on a 2-core machine: X <= 300, Y <= 6, Z >= 0.95, W = 1.0, near-duplicate precision >= 0.95.
 
 usage: python benchmarks/curate_scale.py [--records 571436] [--workdir DIR] [--workers N]
@@ -41,6 +43,11 @@ ORIGIN_SHARE = {"native": 0.135, "translated": 0.73, "synthetic": 0.135}  # abou
 TASK_SHARE = {"native": (0.35, 0.25, 0.40), "translated": (0.55, 0.10, 0.35), "synthetic": (0.25, 0.25, 0.50)}
 SOURCES = {"native": ["fr-exams", "fr-cases"], "translated": ["medqa-fr", "medmcqa-fr", "pubmedqa-fr"],
            "synthetic": ["synth-cases", "synth-abstracts"]}
+GENERIC_INSTRUCTIONS = ["Répondez à la question ci-dessous.", "Choisissez la bonne réponse.",
+                        "Lisez l'énoncé et répondez."]
+INVISIBLE = ["\u200b", "\u00ad", "\u200c", "\u200d", "\u2060", "\ufeff"]
+CONTAM_VARIANTS = {"verbatim": 30, "recased": 15, "reordered": 20, "edited": 20, "embedded": 15, "invisible": 20,
+                   "moved_to_context": 20, "mcq_as_open": 20}
 OEQ_TEMPLATES = ["Expliquez l'observation suivante :", "Quelle est la portée clinique de ce constat ?",
                  "Résumez l'apport principal de l'étude décrite :", "Quelle conduite à tenir proposez-vous ?",
                  "Interprétez le résultat suivant :", "Quels examens complémentaires demanderiez-vous ?"]
@@ -189,7 +196,7 @@ def build_corpus(workdir: Path, total: int, seed: int = 0) -> dict:
         c = json.loads(json.dumps(e))
         origin = origin_for()
         c.update(id=f"contam-{j}", origin=origin, split="train", source=rng.choice(SOURCES[origin]))
-        kind = rng.choices(("verbatim", "recased", "reordered", "edited", "embedded"), (30, 15, 20, 20, 15))[0]
+        kind = rng.choices(list(CONTAM_VARIANTS), list(CONTAM_VARIANTS.values()))[0]
         if kind == "recased":
             c["question"] = variant_text(e["question"])
         elif kind == "reordered":
@@ -206,6 +213,17 @@ def build_corpus(workdir: Path, total: int, seed: int = 0) -> dict:
             c["question"] = edited(e["question"], rng.randint(1, 2))
         elif kind == "embedded":
             c["question"] = f"{rng.choice(sentences)} {e['question']}"
+        elif kind == "invisible":
+            def mark(m: re.Match) -> str:
+                w = m.group(0)
+                return w[:4] + rng.choice(INVISIBLE) + w[4:]
+
+            c["question"] = re.sub(r"\w{8,}", mark, e["question"])
+            c["options"] = {k: re.sub(r"\w{8,}", mark, v) for k, v in e["options"].items()}
+        elif kind == "moved_to_context":
+            c.update(question=rng.choice(GENERIC_INSTRUCTIONS), context=e["question"])
+        elif kind == "mcq_as_open":
+            c.update(task="oeq", options={}, answer=" ; ".join(e["options"][a] for a in e["answer"]))
         planted.append(c)
         truth[c["id"]] = {"kind": "contam", "group": e["id"], "variant": kind}
     for j in range(n_lang):
@@ -320,6 +338,9 @@ def score(workdir: Path) -> dict:
     for i in set(contam) - set(caught):
         missed[truth[i]["variant"]] = missed.get(truth[i]["variant"], 0) + 1
     out["contamination_missed_by_variant"] = missed
+    out["contamination_recall_by_variant"] = {
+        v: round(sum(1 for i in contam if truth[i]["variant"] == v and i in rejected)
+                 / max(1, sum(1 for i in contam if truth[i]["variant"] == v)), 4) for v in CONTAM_VARIANTS}
     out["contamination_false_positives"] = sum(1 for i, d in rejected.items()
                                                if d["reason"] == "contaminated" and truth[i]["kind"] != "contam")
     lang = [i for i, t in truth.items() if t["kind"] == "lang"]
@@ -414,8 +435,9 @@ def main() -> None:
           f"medinject {t_ours:.2f} s ({t_ds / t_ours:.0f}x)")
     print(f"near_dup_precision={s['near_dup_precision']:.4f} exact_dup_recall={s['exact_recall']:.4f} "
           f"exact_dup_precision={s['exact_dup_precision']:.4f}")
+    by_variant = " ".join(f"recall_{v}={r:.4f}" for v, r in s["contamination_recall_by_variant"].items())
     print(f"seconds={run['seconds']:.1f} peak_rss_gb={peak / 2**30:.2f} near_dup_recall={s['near_recall']:.4f} "
-          f"contamination_recall={s['contamination_recall']:.4f}")
+          f"contamination_recall={s['contamination_recall']:.4f} {by_variant}")
 
 
 if __name__ == "__main__":

@@ -44,9 +44,10 @@ def register(app: typer.Typer) -> None:
         """Counts by origin, source, task, split and language, and length percentiles (characters)."""
         import json
 
-        from .io import write_json
+        from .io import refuse_overwrite, write_json
         from .stats import file_stats, render
 
+        refuse_overwrite(files, [out])
         stats = file_stats(files)
         if out:
             write_json(out, stats)
@@ -65,6 +66,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write records in the MedInjection-FR hub layout or the reference evaluation JSON."""
         from .export import run_export
+        from .io import refuse_overwrite
 
+        refuse_overwrite([file], [out])
         n = run_export(file, to, out)
         typer.echo(f"{n} records written to {out} ({to} layout)")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import InputError, first_validation_problem
+from .errors import InputError, MedinjectError, first_validation_problem
 from .records import Passage, Record
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,6 +38,40 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a == b:
+        return True
+    try:  # a hard link, or two spellings the resolver cannot see through (case-insensitive file systems)
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_overwrite(inputs: Iterable[str | Path | None], outputs: Iterable[str | Path | None]) -> None:
+    """Refuse, before anything is read or written, an output that is an input, holds one or lies inside one.
+
+    Every verb that reads and writes files calls this first, so that a mistyped `-o` can never replace
+    the data it was meant to read. Two outputs that are the same path are refused too.
+    """
+    ins = [(p, Path(p).expanduser().resolve()) for p in inputs if p is not None and str(p) != ""]
+    outs = [(p, Path(p).expanduser().resolve()) for p in outputs if p is not None and str(p) != ""]
+    for raw_out, out in outs:
+        for raw_in, inp in ins:
+            if _same(out, inp):
+                how = "is"
+            elif inp.is_relative_to(out):
+                how = "contains"
+            elif out.is_relative_to(inp):
+                how = "lies inside"
+            else:
+                continue
+            raise MedinjectError(f"output {raw_out} {how} the input {raw_in}: choose another output path")
+    for i, (raw_a, a) in enumerate(outs):
+        for raw_b, b in outs[i + 1:]:
+            if _same(a, b):
+                raise MedinjectError(f"outputs {raw_a} and {raw_b} are the same path: choose two different ones")
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -18,6 +18,8 @@ _SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
 _WHITESPACE = re.compile(r"\s+")
+_COMBINING = re.compile(r"[\u0300-\u036f]+")
+_NON_WORD = re.compile(r"[\W_]+")
 
 
 def clean(text: str) -> str:
@@ -53,3 +55,18 @@ def match_key(text: str | None) -> str:
     if not text:
         return ""
     return _WHITESPACE.sub(" ", strip_invisible(text)).strip().casefold()
+
+
+def loose_key(text: str | None) -> str:
+    """What duplicate and contamination tests compare: `match_key`, also blind to accents and punctuation.
+
+    'Le  Para\u00adcétamol !' -> 'le paracetamol'. Invisible characters go first, so a soft hyphen or a
+    zero-width space inside a word never splits it in two.
+    """
+    if not text:
+        return ""
+    if not text.isascii():
+        text = _INVISIBLE.sub("", text)
+        # NFKD folds NFC/NFD and compatibility forms alike; the combining marks it separates are dropped.
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    return _NON_WORD.sub(" ", text.casefold()).strip()

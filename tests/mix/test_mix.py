@@ -25,7 +25,7 @@ def pool_file(shared_data, tmp_path_factory):
     passages = list(ingest(shared_data / "e3c_fr_clinical_cases" / "e3c_fr_layer1_layer2.jsonl", "e3c"))
     recs = train[:900]
     recs += [r.model_copy(update={"origin": Origin.TRANSLATED, "source": f"trad-{i % 2}"}) for i, r in enumerate(dev)]
-    recs += [r.model_copy(update={"id": f"tr-{r.id[:10]}", "origin": Origin.TRANSLATED, "source": "trad-0"})
+    recs += [r.model_copy(update={"id": f"tr-{r.id}", "origin": Origin.TRANSLATED, "source": "trad-0"})
              for r in train[900:1300]]
     sentences = [s for p in passages for s in p.text.split(". ") if len(s.split()) > 6]
     recs += [Record(id=f"nat-oeq-{i}", task=Task.OEQ, question=f"Commentez : {s}", answer=s, origin=Origin.NATIVE,

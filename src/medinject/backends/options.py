@@ -44,6 +44,11 @@ def load_prices(path: Path | None) -> dict[str, Any] | None:
     return data
 
 
+def cache_path(cache: str | None) -> Path | None:
+    """The cache file named by --cache, when one is (an output of the verb)."""
+    return Path(cache) if cache and cache != "off" else None
+
+
 def spec_from_options(backend: str, model: str, base_url: str | None, api_key_env: str | None, concurrency: int,
                       cache: str | None, prices: Path | None, timeout: float, max_retries: int,
                       batch_size: int) -> BackendSpec:

@@ -20,7 +20,7 @@ from .filters import Reject, invalid, record_filters
 from .language import check_languages
 from .minhash import MinHasher, band_keys, lsh_params
 from .settings import CurateSettings
-from .text import context_text, item_segments, item_text, segmented_ngram_hashes, stable_hash
+from .text import context_text, item_segments, item_text, normalise, segmented_ngram_hashes, stable_hash
 
 ORIGINS = list(Origin)
 NO_ORIGIN = -1
@@ -119,7 +119,8 @@ def analyse_chunk(start: int, lines: list[str]) -> ChunkResult:
     item_keys = [stable_hash(t) for t in texts]
     eval_index: EvalIndex | None = _STATE["eval"]
     if eval_index is not None and len(positions):
-        verdicts = find_contamination(eval_index, texts, item_keys, (h, off), sig, settings)
+        answers = [None if records[i].is_choice else normalise(str(records[i].answer)) for i in positions]
+        verdicts = find_contamination(eval_index, texts, item_keys, (h, off), sig, settings, answers)
         for p, verdict in zip(positions.tolist(), verdicts, strict=True):
             rejects[p] = verdict
     clean = np.array([rejects[p] is None for p in positions], dtype=bool)

@@ -45,8 +45,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Filter records (structure, duplicates, language, contamination, optional LLM quality), with reasons."""
         from ..errors import MedinjectError
+        from ..io import refuse_overwrite
         from .pipeline import run_curate
 
+        refuse_overwrite([*inputs, *(eval_files or ())], [out])
         settings = parse_sets(sets)
         for key, value in (("threshold", threshold), ("shingle_size", shingle_size), ("workers", workers),
                            ("quality_threshold", quality_threshold)):

@@ -1,11 +1,14 @@
 """Decontamination: no training item may reappear from an evaluation set, verbatim, edited or embedded.
 
-Three tests on question plus options, cheapest first: the same normalised text; long word n-grams
-(`eval_ngram` words) shared with one evaluation item, covering at least `eval_containment` of that item's
-n-grams (catches an item pasted inside a longer one); Jaccard similarity of the near-duplicate shingles
-of at least `eval_threshold` (catches reordered options and edited words). The last test finds its
-candidates with MinHash LSH tuned below the threshold, then computes the exact Jaccard of each
-candidate pair: a leaked test item must not slip through on the estimate's noise.
+Every evaluation item is read as its question, context and options, and a multiple-choice item also as
+the open question it could be recast to (question and the text of its correct options), against each
+training item's question, context and options (or answer). Three tests, cheapest first: the same
+normalised text; long word n-grams (`eval_ngram` words) shared with one evaluation item, covering at
+least `eval_containment` of that item's n-grams (catches an item pasted inside a longer one); Jaccard
+similarity of the near-duplicate shingles of at least `eval_threshold` (catches reordered options and
+edited words). The last test finds its candidates with MinHash LSH tuned below the threshold, then
+computes the exact Jaccard of each candidate pair: a leaked test item must not slip through on the
+estimate's noise.
 
 An n-gram found in more than 1% of the evaluation items (and at least 3) is exam boilerplate ("parmi les
 propositions suivantes, laquelle est exacte"), not an item's identity, so it is left out of the test.
@@ -24,7 +27,7 @@ from ..io import read_records
 from .filters import Reject
 from .minhash import MinHasher, band_keys, has_signature, lsh_params
 from .settings import CurateSettings
-from .text import item_segments, item_text, ngram_hashes, segmented_ngram_hashes, stable_hash
+from .text import item_segments, item_text, ngram_hashes, open_form, segmented_ngram_hashes, stable_hash
 
 
 @dataclass
@@ -34,6 +37,7 @@ class EvalIndex:
     files: list[str]
     item_file: np.ndarray  # index into files, per evaluation item
     item_ids: list[str]
+    answers: list[str | None]  # per entry: for the open form of a multiple-choice item, its normalised answer
     exact: dict[int, int]  # normalised-text hash -> item
     ngram_keys: np.ndarray  # sorted n-gram hashes (repeated when several items have one)
     ngram_items: np.ndarray  # the item of each entry
@@ -56,17 +60,26 @@ def build_eval_index(paths, settings: CurateSettings, hasher: MinHasher) -> Eval
     paths = [Path(p) for p in paths]
     if not paths:
         return None
-    texts, segments, ids, owners = [], [], [], []
+    texts, segments, ids, owners, groups, answers = [], [], [], [], [], []
+    item = 0
     for i, path in enumerate(paths):
         for record in read_records(path):
-            texts.append(item_text(record))
-            segments.append(item_segments(record))
-            ids.append(record.id)
-            owners.append(i)
+            forms = [(item_text(record), item_segments(record))]
+            recast = open_form(record)
+            if recast is not None:
+                forms.append(recast)
+            for k, (text, segs) in enumerate(forms):  # each form is an entry of its own, naming the same item
+                answers.append(segs[-1] if k > 0 else None)
+                texts.append(text)
+                segments.append(segs)
+                ids.append(record.id)
+                owners.append(i)
+                groups.append(item)
+            item += 1
     exact: dict[int, int] = {}
     for j, t in enumerate(texts):
         exact.setdefault(stable_hash(t), j)
-    ngram_keys, ngram_items = _distinctive_ngrams(texts, settings.eval_ngram)
+    ngram_keys, ngram_items = _distinctive_ngrams(texts, settings.eval_ngram, np.array(groups, dtype=np.int64))
     sh, so = segmented_ngram_hashes(segments, settings.shingle_size)
     sig = hasher.signatures(sh, so)
     bands, rows = lsh_params(candidate_threshold(settings), settings.num_perm, tuple(settings.lsh_weights))
@@ -74,7 +87,8 @@ def build_eval_index(paths, settings: CurateSettings, hasher: MinHasher) -> Eval
     keys = band_keys(sig[items], bands, rows).ravel()
     owner = np.repeat(items, bands)
     order = np.argsort(keys, kind="stable")
-    return EvalIndex([str(p) for p in paths], np.array(owners, dtype=np.int32), ids, exact, ngram_keys, ngram_items,
+    return EvalIndex([str(p) for p in paths], np.array(owners, dtype=np.int32), ids,
+                     answers, exact, ngram_keys, ngram_items,
                      np.bincount(ngram_items, minlength=len(texts)),
                      [np.unique(sh[so[i]:so[i + 1]]) for i in range(len(texts))], sig, keys[order], owner[order],
                      bands, rows)
@@ -112,26 +126,43 @@ def _matches(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.
     return which, np.repeat(lo, span) + (np.arange(len(which)) - np.repeat(np.cumsum(span) - span, span))
 
 
-def _distinctive_ngrams(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, item) pairs, sorted by hash, without the n-grams that too many items share."""
+def _distinctive_ngrams(texts: list[str], n: int, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, entry) pairs, sorted by hash, without the n-grams that too many items share (`groups`: the
+    item of each entry; two forms of one item count once)."""
     h, owner = _unique_pairs(*ngram_hashes(texts, n, whole_if_short=False))
-    max_items = max(2, math.ceil(0.01 * len(texts)))
+    n_items = int(groups[-1]) + 1 if len(groups) else 0
+    max_items = max(2, math.ceil(0.01 * n_items))
     starts = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1])))
-    df = np.diff(np.concatenate((starts, [len(h)])))
-    keep = np.repeat(df <= max_items, df)
+    run = np.repeat(np.arange(len(starts)), np.diff(np.concatenate((starts, [len(h)]))))
+    # Items per n-gram: distinct (n-gram, item) pairs, counted per n-gram.
+    pairs = np.unique(np.stack((run, groups[owner])), axis=1)
+    df = np.bincount(pairs[0], minlength=len(starts))
+    keep = df[run] <= max_items
     return h[keep], owner[keep]
 
 
 def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int],
-                       shingles: tuple[np.ndarray, np.ndarray], sig: np.ndarray, settings: CurateSettings
-                       ) -> list[Reject | None]:
-    """One verdict per training item: its normalised question plus options, their exact key, its shingle
-    hashes (concatenated, with offsets) and its MinHash signature."""
+                       shingles: tuple[np.ndarray, np.ndarray], sig: np.ndarray, settings: CurateSettings,
+                       answers: list[str | None] | None = None) -> list[Reject | None]:
+    """One verdict per training item: its normalised question, context and options (or answer), their
+    exact key, its shingle hashes (concatenated, with offsets), its MinHash signature, and for an open
+    question its normalised answer (`answers`, None for a multiple-choice item).
+
+    The open form of an evaluation item only counts against an open question whose answer holds the
+    correct option's text (or is held in it): a passage quoting the question's sentences, or a
+    multiple-choice item sharing its stem and one option, is not that item recast."""
     n = len(texts)
     out: list[Reject | None] = [None] * n
 
+    def allowed(i: int, item: int) -> bool:
+        key = index.answers[item]
+        if key is None:
+            return True
+        answer = answers[i] if answers is not None else None
+        return bool(answer) and (f" {key} " in f" {answer} " or f" {answer} " in f" {key} ")
+
     def flag(i: int, item: int, method: str, score: float) -> None:
-        if out[i] is None:
+        if out[i] is None and allowed(i, item):
             out[i] = Reject("contaminated", {**index.describe(item), "method": method, "score": score})
 
     for i, key in enumerate(exact_keys):
@@ -151,7 +182,7 @@ def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int]
         cover = shared / np.maximum(index.ngram_counts[item], 1)
         best: dict[int, tuple[float, int]] = {}
         for i, it, c in zip(rec.tolist(), item.tolist(), cover.tolist(), strict=True):
-            if c >= settings.eval_containment and c > best.get(i, (-1.0, -1))[0]:
+            if c >= settings.eval_containment and c > best.get(i, (-1.0, -1))[0] and allowed(i, it):
                 best[i] = (c, it)
         for i, (c, it) in sorted(best.items()):
             flag(i, it, f"{settings.eval_ngram}-gram", round(c, 3))
@@ -168,7 +199,7 @@ def find_contamination(index: EvalIndex, texts: list[str], exact_keys: list[int]
     h, off = shingles
     best = {}
     for i, item in zip(left[keep].tolist(), right[keep].tolist(), strict=True):
-        if out[i] is not None:
+        if out[i] is not None or not allowed(i, item):
             continue
         sim = jaccard(np.unique(h[off[i]:off[i + 1]]), index.shingles[item])
         if sim >= settings.eval_threshold and sim > best.get(i, (-1.0, -1))[0]:

@@ -7,16 +7,12 @@ same text gives the same value in every worker and every run, which keeps curati
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from functools import lru_cache
 
 import numpy as np
 
 from ..records import Record
-
-_COMBINING = re.compile(r"[\u0300-\u036f]+")
-_NON_WORD = re.compile(r"[\W_]+")
+from ..textnorm import loose_key
 
 U64 = np.uint64
 _MASK64 = (1 << 64) - 1
@@ -26,12 +22,8 @@ _BASE = 0x9E3779B97F4A7C15
 
 @lru_cache(maxsize=1 << 15)  # the filters, the keys and the signature all read the same fields
 def normalise(text: str | None) -> str:
-    """Case, accents, punctuation and spacing folded away: 'Le  Paracétamol !' -> 'le paracetamol'."""
-    if not text:
-        return ""
-    if not text.isascii():
-        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
-    return _NON_WORD.sub(" ", text.casefold()).strip()
+    """Case, accents, punctuation, spacing and invisible characters folded away (`textnorm.loose_key`)."""
+    return loose_key(text)
 
 
 def stable_hash(text: str) -> int:
@@ -41,8 +33,24 @@ def stable_hash(text: str) -> int:
 
 
 def item_text(record: Record) -> str:
-    """Question plus options, normalised, as one text: what the contamination tests read."""
-    return " ".join(filter(None, (normalise(t) for t in (record.question, *record.options.values()))))
+    """What the contamination tests read, normalised, as one text: the question, then the context (a
+    question moved into `context` under a generic instruction reads on as it did), then the options, or
+    for an open question its answer."""
+    rest = record.options.values() if record.is_choice else [str(record.answer)]
+    return " ".join(filter(None, (normalise(t) for t in (record.question, record.context, *rest))))
+
+
+def open_form(record: Record) -> tuple[str, list[str]] | None:
+    """A multiple-choice item as the open question it could be recast to (its question, context and the
+    text of its correct options): (contamination text, near-duplicate segments: question and answer), or
+    None."""
+    if not record.is_choice:
+        return None
+    answer = " ".join(record.options[k] for k in record.letters if k in record.options)
+    if not answer.strip():
+        return None
+    text = " ".join(filter(None, (normalise(t) for t in (record.question, record.context, answer))))
+    return text, [normalise(record.question), normalise(answer)]
 
 
 def item_segments(record: Record) -> list[str]:
@@ -56,7 +64,8 @@ def item_segments(record: Record) -> list[str]:
 
 def context_text(record: Record) -> str:
     """Everything that distinguishes two items sharing a question: the passage and the instruction."""
-    return normalise(" ".join(p for p in (record.context, record.instruction) if p))
+    # Field by field, so the passage's normalisation is the one `item_text` already asked for (cached).
+    return " ".join(filter(None, (normalise(record.context), normalise(record.instruction))))
 
 
 def mix64(x: np.ndarray) -> np.ndarray:

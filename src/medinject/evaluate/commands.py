@@ -38,9 +38,12 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
         """Score a causal LM on record files: multiple choice (constrained and greedy) and open-ended answers."""
+        from ..io import refuse_overwrite
         from .runner import run_eval
         from .summary import results_table
 
+        local = [p for p in (model, adapter, bertscore_model) if p and Path(p).exists()]
+        refuse_overwrite([*data, *local], [out])
         summary = run_eval(
             model, data, out, adapter=adapter, modes=[m.strip() for m in modes.split(",") if m.strip()], mode=mode,
             permute=permute, circular=circular, seed=seed, batch_size=batch_size, max_new_tokens=max_new_tokens,
@@ -63,9 +66,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recompute every metric from predictions made by `eval` or by any other tool."""
         from ..interop.lmeval import is_samples_file, read_samples
+        from ..io import refuse_overwrite
         from . import oeq
         from .summary import SCHEMA, read_predictions, results_table, score_rows, summarize
 
+        refuse_overwrite([predictions], [out])
         rows = read_samples(predictions) if is_samples_file(predictions) else read_predictions(predictions)
         model = oeq.resolve_bertscore_model(bertscore_model)
         bertscore = None
@@ -94,8 +99,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "-o", "--out", help="Write the comparison JSON here."),
     ) -> None:
         """Paired test between two runs on their shared items: difference B - A, interval, p-value."""
+        from ..io import refuse_overwrite
         from .compare import compare_runs, compare_table
 
+        refuse_overwrite([a, b], [out])
         report = compare_runs(a, b, metric=metric, test=test, seed=seed, n_boot=n_boot)
         _print(compare_table(report))
         if out:

@@ -23,9 +23,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import a data set into medinject records (or passages, for e3c and morfitt)."""
         from ..errors import MedinjectError
-        from ..io import write_jsonl, write_records
+        from ..io import refuse_overwrite, write_jsonl, write_records
         from . import PASSAGE_FORMATS, get_importer
 
+        map_file = mapping if mapping and Path(mapping).is_file() else None
+        refuse_overwrite([source, map_file], [out])
         importer = get_importer(fmt)
         allowed = (".jsonl",) if fmt in PASSAGE_FORMATS else (".jsonl", ".parquet")
         if out.suffix not in allowed:

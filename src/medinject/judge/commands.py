@@ -30,10 +30,14 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
         """Judge open-ended answers against their references with an LLM (binary, graded, pairwise)."""
+        from ..io import refuse_overwrite
         from .inputs import parse_specs
         from .judge import run_judge, summary_markdown
 
-        summary = run_judge(parse_specs(predictions, systems), out, backend_kind=backend, model=model,
+        specs = parse_specs(predictions, systems)
+        refuse_overwrite([*(p for p, _ in specs), prompt_dir],
+                         [out, cache if cache not in (None, "off") else None])
+        summary = run_judge(specs, out, backend_kind=backend, model=model,
                             base_url=base_url, api_key_env=api_key_env,
                             cache=True if cache is None else (False if cache == "off" else cache),
                             concurrency=concurrency, modes=_modes(modes), pairwise=pairwise, lang=lang,
@@ -59,10 +63,13 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8000, help="Port (0 picks a free one)."),
     ) -> None:
         """Serve the rating app until interrupted (Ctrl-C)."""
+        from ..io import refuse_overwrite
         from .app import read_annotators, serve
         from .inputs import load_answers, parse_specs
 
-        answers = load_answers(parse_specs(predictions, systems))
+        specs = parse_specs(predictions, systems)
+        refuse_overwrite([*(p for p, _ in specs), annotators], [db])
+        answers = load_answers(specs)
         tokens = read_annotators(annotators)
         serve(answers, tokens, db, scale=_scale(scale), host=host, port=port,
               on_ready=lambda url: typer.echo(f"rating app on {url} ({len(answers)} answers, "
@@ -98,6 +105,9 @@ def register(app: typer.Typer) -> None:
             return
         if db is None:
             raise MedinjectError("--to csv needs --db")
+        from ..io import refuse_overwrite
+
+        refuse_overwrite([db], [out])
         store = _open(db)
         n = store.export_csv(out)
         per = ", ".join(f"{a}: {k}" for a, k in sorted(store.progress().items()))
@@ -119,7 +129,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add ratings collected elsewhere (a rating already there for the same annotator and answer is replaced)."""
         from ..errors import MedinjectError
+        from ..io import refuse_overwrite
         from .store import RatingStore
+
+        refuse_overwrite(files, [db, out])
 
         if source == "csv":
             if db is None or len(files) != 1:
@@ -175,9 +188,11 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
         """Correlation of each judge and metric with the mean expert rating, and inter-annotator agreement."""
-        from ..io import read_json
+        from ..io import read_json, refuse_overwrite
         from .agreement import run_agreement
+        from .inputs import parse_specs
 
+        refuse_overwrite([human, *(p for p, _ in parse_specs(scores))], [out])
         run_agreement(human, scores, out, level=level, n_boot=n_boot, seed=seed)
         typer.echo((out / "agreement.md").read_text(encoding="utf-8"))
         typer.echo(f"written to {out} ({len(read_json(out / 'agreement.json')['plots'])} plots)")

@@ -47,6 +47,9 @@ def register(app: typer.Typer) -> None:
         if not pools:
             raise MedinjectError("no pools: give --native/--translated/--synthetic FILE, --pool FILE or --spec")
         data["pools"] = pools
+        from ..io import refuse_overwrite
+
+        refuse_overwrite([spec_file, *(f for files in pools.values() for f in files)], [out])
         for key, value in (("size", size), ("seed", seed)):
             if value is not None:
                 data[key] = value

@@ -87,7 +87,8 @@ def run_spec(spec: MixSpec, out_dir, *, plot: bool = True) -> dict[str, Any]:
         size, shrink_reason = feasible, f"N shrunk from {size:,} to {feasible:,}: {why}"
     hashes = {p: sha256_file(p) for p in index.files}
     inputs = [{"path": str(p), "sha256": hashes[p], "records_used": index.used[i],
-               "records_ignored": index.ignored[i]} for i, p in enumerate(index.files)]
+               "records_ignored": index.ignored[i], "lines_repeated": index.repeated[i]}
+              for i, p in enumerate(index.files)]
     spec_out = spec.model_dump(mode="json") | {"tasks": {t.value: round(p, 6) for t, p in tasks.items()}}
     manifests = {}
     validated: set = set()

@@ -32,6 +32,7 @@ class PoolIndex:
     strata: dict[tuple[Origin, Task], dict[str, np.ndarray]] = field(default_factory=dict)
     used: Counter = field(default_factory=Counter)  # per file index
     ignored: Counter = field(default_factory=Counter)  # per file index: records of an origin not pooled there
+    repeated: Counter = field(default_factory=Counter)  # per file index: lines repeating an earlier record
 
     def available(self, leaf: Leaf, task: Task) -> int:
         return len(self.locators(leaf, task)[0])
@@ -60,6 +61,7 @@ def index_pools(pools: dict[Origin, list[Path]]) -> PoolIndex:
     idx = PoolIndex(files)
     src_code: dict[str, int] = {}
     cols: dict[tuple[Origin, Task], list[list[int]]] = defaultdict(lambda: [[], [], []])
+    seen: dict[str, tuple[bytes, Path, int]] = {}  # id -> (digest of the line, where first seen)
     for fi, path in enumerate(files):
         if not path.exists():
             raise InputError(path, "file not found")
@@ -70,7 +72,17 @@ def index_pools(pools: dict[Origin, list[Path]]) -> PoolIndex:
                 here, offset = offset, offset + len(raw)
                 if not raw.strip():
                     continue
-                origin, task, source = _fields(raw, path, lineno)
+                rid, origin, task, source = _fields(raw, path, lineno)
+                digest = hashlib.blake2b(raw.strip(), digest_size=16).digest()
+                first = seen.setdefault(rid, (digest, path, lineno))
+                if first[1:] != (path, lineno):
+                    # The same line twice (a concatenated pool, a curated file listed twice) is one record;
+                    # the same id with other content is an ambiguity the user must settle.
+                    if first[0] != digest:
+                        raise InputError(path, f"id {rid!r} already names another record ({first[1]} line "
+                                               f"{first[2]})", line=lineno, field="id")
+                    idx.repeated[fi] += 1
+                    continue
                 if origin not in wanted[path]:
                     idx.ignored[fi] += 1
                     continue
@@ -87,7 +99,7 @@ def index_pools(pools: dict[Origin, list[Path]]) -> PoolIndex:
     return idx
 
 
-def _fields(raw: bytes, path: Path, lineno: int) -> tuple[Origin, Task, str]:
+def _fields(raw: bytes, path: Path, lineno: int) -> tuple[str, Origin, Task, str]:
     try:
         obj = json.loads(raw)
     except ValueError as e:
@@ -103,7 +115,10 @@ def _fields(raw: bytes, path: Path, lineno: int) -> tuple[Origin, Task, str]:
     source = obj.get("source")
     if not isinstance(source, str) or not source:
         raise InputError(path, "missing source", line=lineno, field="source")
-    return Origin(obj["origin"]), Task(obj["task"]), source
+    rid = obj.get("id")
+    if not isinstance(rid, str) or not rid:
+        raise InputError(path, "missing id", line=lineno, field="id")
+    return rid, Origin(obj["origin"]), Task(obj["task"]), source
 
 
 def pools_order(pools: dict[Origin, list[Path]]) -> list[Path]:

@@ -18,8 +18,13 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Seed of the paired tests."),
     ) -> None:
         """The paper's tables and plots from stage outputs: offline HTML, Markdown, CSV and PNG."""
+        from ..io import refuse_overwrite
         from . import build_report, load_index
 
-        written = build_report(load_index(results), out, title=title, baseline=baseline, reference=reference,
+        index = load_index(results)
+        folders = [*index["evaluations"].values(), *(index[k] for k in ("judge", "agreement", "mix", "curate"))]
+        # The work directory itself may hold the report folder; the stage folders it names may not.
+        refuse_overwrite([results if results.is_file() else results / "results.json", *folders], [out])
+        written = build_report(index, out, title=title, baseline=baseline, reference=reference,
                                n_boot=n_boot, seed=seed)
         typer.echo(f"report: {written['html']} ({len(written['csv'])} CSV tables, {len(written['png'])} plots)")

@@ -28,8 +28,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write MCQ and open-ended tasks from French passages; check and reject unsupported items."""
         from ..backends.jobs import format_summary
+        from ..io import refuse_overwrite
         from .synthesize import run_synthesize
 
+        refuse_overwrite([passages, kinds_dir, prices], [out, rejected, o.cache_path(cache)])
         spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
                                    max_retries, batch_size)
         summary = run_synthesize(passages, out, spec, kinds=kinds.split(",") if kinds else None, kinds_dir=kinds_dir,

@@ -20,6 +20,10 @@ def register(app: typer.Typer) -> None:
 
         extra = ["resume=true"] if resume else []
         cfg = load_config(config, [*(overrides or []), *extra])
+        from ..io import refuse_overwrite
+
+        local_model = [cfg.model] if Path(str(cfg.model)).exists() else []
+        refuse_overwrite([config, *cfg.data, *cfg.eval_data, *local_model], [cfg.output_dir])
         out = train(cfg)
         typer.echo(f"adapter, tokenizer, manifest and model card written to {out}")
 
@@ -31,7 +35,9 @@ def register(app: typer.Typer) -> None:
         dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16."),
     ) -> None:
         """Fold an adapter into its base model's weights."""
+        from ..io import refuse_overwrite
         from .merge import merge_adapter
 
+        refuse_overwrite([adapter, *([base] if base and Path(base).exists() else [])], [out])
         merge_adapter(adapter, out, base=base, dtype=dtype)
         typer.echo(f"merged model written to {out}")

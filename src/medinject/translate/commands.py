@@ -27,8 +27,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Translate English records into French, keeping their structure; check and reject bad outputs."""
         from ..backends.jobs import format_summary
+        from ..io import refuse_overwrite
         from .translate import run_translate
 
+        refuse_overwrite([src, prompt, prices], [out, rejected, write_batch, o.cache_path(cache)])
         spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
                                    max_retries, batch_size)
         if write_batch is not None:
@@ -81,6 +83,7 @@ def register(app: typer.Typer) -> None:
         """Score a translator on WMT biomedical EN->FR test sets, or score existing translations (--hypotheses):
         BLEU and chrF with sacrebleu signatures."""
         from ..errors import MedinjectError
+        from ..io import refuse_overwrite
 
         if hypotheses is not None or references is not None:
             if hypotheses is None or references is None:
@@ -89,6 +92,7 @@ def register(app: typer.Typer) -> None:
                 raise MedinjectError("give --model to translate, or --hypotheses to score translations, not both")
             from .external import format_result, score_files
 
+            refuse_overwrite([hypotheses, references, sources], [out])
             r = score_files(hypotheses, references, sources, comet_model=comet_model, n_boot=n_boot, out_path=out)
             for line in format_result(r):
                 typer.echo(line)
@@ -97,6 +101,7 @@ def register(app: typer.Typer) -> None:
             raise MedinjectError("give --model (a translator to run) or --hypotheses and --references")
         from .evaluate import run_translate_eval
 
+        refuse_overwrite([data, prices], [out, o.cache_path(cache)])
         spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
                                    max_retries, batch_size)
         r = run_translate_eval(spec, data_dir=data, sets=sets.split(",") if sets else None, sample=sample or None,
@@ -115,7 +120,9 @@ def register(app: typer.Typer) -> None:
         """Load Batch API answers into the request cache; rerun the stage to validate and write them."""
         from ..backends.batch_api import ingest_batch_results
         from ..backends.cache import open_cache
+        from ..io import refuse_overwrite
 
+        refuse_overwrite([results, prices], [o.cache_path(cache)])
         store = open_cache(True if cache in (None, "off") else cache)
         s = ingest_batch_results(results, store, prices=o.load_prices(prices))
         failed = ", ".join(f"{k}: {v}" for k, v in s["failed"].items()) or "none"
