@@ -30,14 +30,9 @@ def _llm(exp: Experiment, name: str) -> str:
 
 
 def _recipe_line(recipe: dict) -> str:
-    from ..train.config import ADAPTER_DEFAULTS, TRAINER_DEFAULTS
+    from ..train.config import describe_recipe
 
-    r = {**TRAINER_DEFAULTS, **recipe["recipe"], **recipe["overrides"]}
-    a = {**ADAPTER_DEFAULTS, **(r.get("adapter") or {})}
-    kind = "DoRA" if a.get("use_dora") else "LoRA"
-    steps = f"{r['max_steps']} steps" if r.get("max_steps", -1) not in (-1, None) else f"{r['num_train_epochs']} epochs"
-    batch = f"{r['per_device_train_batch_size']}x{r['gradient_accumulation_steps']}"
-    return f"{kind} r{a.get('r')}, {steps}, batch {batch} per device, lr {r['learning_rate']}"
+    return describe_recipe({**recipe["recipe"], **recipe["overrides"]})
 
 
 def _eval_line(exp: Experiment) -> str:
