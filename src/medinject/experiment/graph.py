@@ -43,6 +43,8 @@ def _eval_line(exp: Experiment) -> str:
 
 
 def build_nodes(exp: Experiment) -> list[Node]:
+    from ..mix.spec import describe as describe_mix
+
     nodes: list[Node] = []
     for s in exp.sources:
         what = f"{s.path} ({', '.join(x for x in (s.format, s.split, s.origin and s.origin.value) if x)}" \
@@ -72,7 +74,7 @@ def build_nodes(exp: Experiment) -> list[Node]:
                                f"{', '.join(exp.curate_inputs())}"))
     nodes.append(Node("mix", "mix", stages.mix, settings=exp.mix.model_dump(mode="json"), deps=["curate#records"],
                       views={c: partial(stages.mix_view, c) for c in exp.mix.configs},
-                      describe=f"{len(exp.mix.configs)} mixes x {exp.mix.size:,} records, seed {exp.mix.seed}"))
+                      describe=describe_mix(exp.mix.configs, exp.mix.size, exp.mix.seed, exp.mix.options)))
 
     recipe = _train_recipe(exp)
     val = [f"ingest/{exp.train.validation}"] if exp.train.validation else []
