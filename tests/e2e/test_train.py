@@ -178,13 +178,46 @@ def test_paper_config_runs_on_cpu_with_small_overrides(toy_model, data, tmp_path
     out = tmp_path / "paper"
     code, _, err = run_cli("train", "--config", REPO / "configs" / "train" / "paper.yaml", f"model={toy_model}",
                            f"data={data / 'train.jsonl'}", f"output_dir={out}", "max_steps=5",
-                           "per_device_train_batch_size=2", "gradient_accumulation_steps=1", "max_length=512")
+                           "per_device_train_batch_size=2", "global_batch_size=2", "max_length=512")
     assert code == 0, err
     assert (out / "adapter_model.safetensors").exists() and (out / "manifest.json").exists()
-    assert json.loads((out / "manifest.json").read_text())["results"]["global_step"] == 5
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["results"]["global_step"] == 5
+    assert m["recipe"]["name"] == "paper" and m["recipe"]["pad_token"] == "[PAD]"
+    assert m["recipe"]["padding_side"] == "right" and m["recipe"]["train_sampling_strategy"] == "group_by_length"
+    assert m["recipe"]["embeddings_resized"] == {"rows_before": 2048, "rows_after": 2049}
+    assert m["batch"] == {"sequences_per_step": 2, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
+                          "world_size": 1, "accumulation": "derived from global_batch_size", "global_batch_size": 2}
+    # loss on every token: the label tokens are all the tokens
+    assert m["data"]["train"]["label_tokens"] == m["data"]["train"]["tokens"]
+    # the adapter, saved with its resized embeddings, loads onto the base model for evaluation and merging
+    from medinject.evaluate.decoding import load_model
+
+    lm, _ = load_model(str(toy_model), str(out), device="cpu")
+    assert lm.get_input_embeddings().weight.shape[0] == 2049
+    code, _, err = run_cli("merge", out, "-o", tmp_path / "merged")
+    assert code == 0, err
     # a finished run is never overwritten
     code, _, err = run_cli("train", f"model={toy_model}", f"data={data / 'train.jsonl'}", f"output_dir={out}")
     assert code == 2 and "finished" in err and err.strip().count("\n") == 0
+
+
+REFUSING_TEMPLATE = ("{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+                     "{% endif %}{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] | trim "
+                     "+ '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+                     "{% endif %}")
+
+
+def test_a_template_refusing_the_system_turn_trains_with_it_folded(toy_model, data, tmp_path, run_cli):
+    template = tmp_path / "no_system.jinja"
+    template.write_text(REFUSING_TEMPLATE)
+    out = tmp_path / "folded"
+    code, _, err = run_cli("train", f"model={toy_model}", f"data={data / 'train.jsonl'}", f"output_dir={out}",
+                           f"chat_template={template}", "max_steps=1", "per_device_train_batch_size=2",
+                           "global_batch_size=2", "max_length=512")
+    assert code == 0, err
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["data"]["train"]["system_folded"] == m["data"]["train"]["encoded"] == 8
 
 
 def test_user_errors_exit_2(toy_model, data, tmp_path, run_cli):
@@ -202,7 +235,7 @@ def test_user_errors_exit_2(toy_model, data, tmp_path, run_cli):
         ([f"model={toy_model}", f"data={empty}"], "empty file"),
         ([f"model={toy_model}", f"data={data / 'train.jsonl'}", "adapter.target_modules=[q_proj, w_gate]"],
          "no module named w_gate"),
-        ([f"model={bare}", f"data={data / 'train.jsonl'}"], "no chat template"),
+        ([f"model={bare}", f"data={data / 'train.jsonl'}"], "no chat template; give one with chat_template=FILE"),
         ([f"model={toy_model}", f"data={data / 'train.jsonl'}", "adapter.lora_dropout=lots"], "adapter.lora_dropout"),
     ]
     for args, words in cases:
@@ -226,7 +259,7 @@ def test_same_command_under_a_distributed_launcher(toy_model, data, tmp_path):
     """Two data-parallel processes (gloo on CPU): one adapter, one manifest, the batch counted over both ranks."""
     out = tmp_path / "ddp"
     args = [f"model={toy_model}", f"data={data / 'train.jsonl'}", f"output_dir={out}", "max_steps=2",
-            "per_device_train_batch_size=2", "gradient_accumulation_steps=1", "max_length=512", "use_cpu=true",
+            "per_device_train_batch_size=2", "global_batch_size=4", "max_length=512", "use_cpu=true",
             "ddp_backend=gloo", "save_steps=1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     torchrun = Path(sys.executable).with_name("torchrun")
@@ -235,6 +268,7 @@ def test_same_command_under_a_distributed_launcher(toy_model, data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     m = json.loads((out / "manifest.json").read_text())
     assert m["world_size"] == 2 and m["effective_batch"] == 4
+    assert m["batch"]["gradient_accumulation_steps"] == 1  # 4 sequences per step = 2 per device x 2 processes
     # two steps of 2 sequences on each of 2 ranks: the 8 records, each seen once, counted over both ranks
     assert m["results"]["global_step"] == 2 and m["results"]["epochs"] == pytest.approx(1.0)
     assert m["results"]["tokens_seen"] == m["data"]["train"]["tokens"]

@@ -19,8 +19,11 @@ def test_paper_dry_run_prints_the_whole_study(run_cli, tmp_path):
     assert lines[-1] == "24 nodes: 24 to run, 0 cached, 0 not selected"
     text = "\n".join(lines)
     assert "MedInjection-FR/Native (medinjection, train, native)" in text
-    assert "7 mixes x 33,493 records, seed 42" in text
-    assert "Qwen/Qwen3-4B-Instruct-2507 + DoRA r16, 10 epochs, batch 12x8 per device, lr 0.0001 on NAT" in text
+    # seven multiple-choice-only configurations and the rule of their task composition
+    assert ("7 mixes (NAT, TRAD, SYN, NAT-TRAD, NAT-SYN, TRAD-SYN, ALL) x 33,493 records, tasks mcq+mcqu only; "
+            "task shares: smallest common availability; a task a pool lacks: redistribute; seed 42") in text
+    assert ("Qwen/Qwen3-4B-Instruct-2507 + paper recipe (all loss), DoRA r16, 10 epochs, 192 sequences/step "
+            "(12 per device), lr 0.0001 on NAT") in text
     assert "paper mode, 3 permutations, circular, on test" in text
     assert not (tmp_path / "w").exists()  # a dry run writes nothing
 

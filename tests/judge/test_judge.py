@@ -129,3 +129,30 @@ def test_bad_prediction_files_name_line_and_field(tmp_path, run_cli, kit):
     assert code == 2 and "line 2" in err and "reference" in err and "Traceback" not in err
     code, _, err = run_cli("judge", bad, bad, "--systems", "a", "-o", tmp_path / "out", "--model", "m")
     assert code == 2 and "--systems names 1 system(s) for 2 file(s)" in err
+
+
+def test_paper_judge_asks_one_greedy_token_with_the_first_user_message(tmp_path, kit):
+    user = "Quelle est la dose ?\nContexte : adulte"
+    prompt = f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+    (tmp_path / "base").mkdir()
+    ev = _write(tmp_path / "base" / "predictions.jsonl", [
+        {"id": "o1", "task": "oeq", "prompt": prompt, "reference": "1 g", "prediction": "un gramme"},
+        {"id": "o2", "task": "oeq", "question": "Cause ?", "reference": "virus", "prediction": "bactérie"},
+        {"id": "o3", "task": "oeq", "question": "Signe ?", "reference": "fièvre", "prediction": "fièvre"},
+    ])
+    replies = {"un gramme": "1", "bactérie": "0", "fièvre": "10"}
+    judge = kit.ScriptedJudge(lambda r: replies[r.messages[-1]["content"].split("Candidate_answer: ")[1]
+                                                .split("\n")[0]])
+    summary = run_judge({"base": ev}, tmp_path / "out", backend=judge, modes=["paper"], max_tokens=512,
+                        temperature=0.7, n_boot=20, progress=False)
+    assert all(r.max_tokens == 1 and r.temperature == 0.0 for r in judge.requests)
+    first = judge.requests[0].messages
+    assert first[1]["content"] == f"Question: {user}\nCandidate_answer: un gramme\nGround_truth: 1 g"
+    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "out" / "verdicts.jsonl").read_text().splitlines())}
+    assert (rows["o1"]["score"], rows["o2"]["score"], rows["o3"]["score"]) == (1, 0, None)
+    assert rows["o3"]["status"] == "unparseable" and rows["o3"]["raw"] == "10"
+    s = summary["systems"]["base"]["paper"]
+    assert s["mean"]["value"] == pytest.approx(0.5) and s["excluded"]["unparseable"] == 1
+    assert summary["judge"]["prompts"]["paper"] == {"version": "paper-en-v1", "lang": "en",
+                                                    "parser": "first_standalone_binary", "max_tokens": 1,
+                                                    "temperature": 0.0}

@@ -4,7 +4,7 @@ from medinject.errors import InputError, MedinjectError
 from medinject.judge.verdicts import KINDS, LANGS, load_prompt
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "paper"])
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_shipped_prompt_loads_with_its_version(kind, lang):
     p = load_prompt(kind, lang)
@@ -41,6 +41,37 @@ def test_graded_verdicts_are_read_from_the_verdict_line(text, value):
 def test_bad_graded_verdicts_are_unparseable_with_a_reason(text, reason):
     value, why = load_prompt("graded").parse(text)
     assert value is None and reason in why
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_paper_judge_is_the_authors_prompt_in_english_whatever_the_language(lang):
+    p = load_prompt("paper", lang)
+    assert (p.version, p.lang, p.max_tokens, p.temperature, p.scale) == ("paper-en-v1", "en", 1, 0.0, (0, 1))
+    msgs = p.messages(question="Q ?", answer="candidate", reference="gold")
+    assert [m["role"] for m in msgs] == ["system", "user"]
+    assert msgs[1]["content"] == "Question: Q ?\nCandidate_answer: candidate\nGround_truth: gold"
+    assert "equivalent" in msgs[0]["content"] and "only" in msgs[0]["content"]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1", 1), ("0", 0), ("Score: 1", 1), (" 0\n", 0), ("1.", 1), ("Verdict: 0 (not equivalent)", 0),
+    ("0 or 1? 1", 0),  # the first one counts
+    # "10" is the number ten: neither digit stands alone, so no verdict (reading it as 1 would also read
+    # "100" as 1 and "0.5" as 0)
+    ("10", None), ("100", None), ("0.5", None), ("2,1", None), ("1st", None), ("Score: 10/10", None),
+    ("", None), ("   ", None), (None, None), ("yes", None),
+])
+def test_paper_judge_reads_the_first_standalone_0_or_1(text, value):
+    got, reason = load_prompt("paper").parse(text)
+    assert got == value
+    assert (reason is None) == (value is not None)
+
+
+@pytest.mark.parametrize("text", ["« Verdict : 1 »", "Explication.\n« Verdict : 1 »", "«\u00a0Verdict\u00a0: 1\u00a0»",
+                                  "\u201cVerdict : 1\u201d", "« **Verdict : 1** »"])
+def test_french_binary_verdict_in_the_format_its_prompt_asks_for(text):
+    assert load_prompt("binary", "fr").parse(text) == (1, None)
+    assert load_prompt("binary", "fr").parse(text.replace("1", "0")) == (0, None)
 
 
 def test_binary_and_pairwise_values():

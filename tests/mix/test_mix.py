@@ -157,3 +157,60 @@ def test_a_bad_record_in_a_pool_is_named(tmp_path):
     (tmp_path / "q.jsonl").write_text(lines[0] + "\n" + json.dumps({**good, "origin": "human"}) + "\n")
     with pytest.raises(MedinjectError, match="q.jsonl: line 2: field 'origin'"):
         run_mix({"native": [tmp_path / "q.jsonl"]}, 1, 0, tmp_path / "o", configs=["NAT"], plot=False)
+
+
+@pytest.fixture(scope="module")
+def published_like(pool_file, tmp_path_factory):
+    """Pools shaped like the published sets: the synthetic origin has mcq and oeq but no mcqu."""
+    recs = [r for r in load_records(pool_file) if not (r.origin is Origin.SYNTHETIC and r.task is Task.MCQU)]
+    path = tmp_path_factory.mktemp("published") / "curated.jsonl"
+    write_records(path, recs)
+    return path
+
+
+def test_a_task_one_pool_lacks_stops_naming_pool_and_task_by_default(published_like, tmp_path):
+    with pytest.raises(MedinjectError, match="pool synthetic has no mcqu records, which native, translated have"):
+        run_mix(_pools(published_like), 120, 0, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+    # a subset of configurations that never uses the synthetic pool is not concerned
+    run_mix(_pools(published_like), 120, 0, tmp_path / "nt", configs=["NAT", "NAT-TRAD"], plot=False)
+
+
+def test_multiple_choice_only_with_the_missing_task_redistributed(published_like, tmp_path):
+    summary = run_mix(_pools(published_like), 120, 0, tmp_path / "m", task_types=["mcq", "mcqu"],
+                      missing_tasks="redistribute", plot=False)
+    assert summary["task_composition"]["lacking"] == {"mcqu": ["synthetic"]}
+    assert summary["task_composition"]["excluded_tasks"]["oeq"] > 0
+    for name, m in summary["configs"].items():
+        recs = load_records(tmp_path / "m" / name / "train.jsonl")
+        tasks = Counter(r.task.value for r in recs)
+        assert len(recs) == 120 and set(tasks) <= {"mcq", "mcqu"}  # multiple-choice only
+        comp = m["task_composition"]
+        assert comp["counts"] == dict(sorted(tasks.items())) and comp["task_types"] == ["mcqu", "mcq"]
+        by_origin = comp["by_origin"]
+        assert "mcqu" not in by_origin.get("synthetic", {})  # the synthetic share went to its mcq
+        for origin, counts in by_origin.items():
+            assert sum(counts.values()) == m["counts"]["origin"][origin]
+    share = summary["configs"]["NAT"]["task_proportions"]["mcqu"]
+    assert summary["configs"]["SYN"]["task_composition"]["counts"] == {"mcq": 120}
+    assert summary["configs"]["NAT"]["task_composition"]["counts"]["mcqu"] == round(120 * share)
+    nat_syn = summary["configs"]["NAT-SYN"]["task_composition"]["by_origin"]
+    assert nat_syn["native"]["mcqu"] == round(60 * share) and nat_syn["synthetic"] == {"mcq": 60}
+    manifest = json.loads((tmp_path / "m" / "SYN" / "manifest.json").read_text())
+    assert manifest["task_composition"]["missing_tasks"] == "redistribute"
+
+
+def test_missing_task_dropped_everywhere_when_the_spec_says_so(published_like, tmp_path):
+    summary = run_mix(_pools(published_like), 90, 0, tmp_path / "m", task_types=["mcq", "mcqu"],
+                      missing_tasks="drop", plot=False)
+    assert all(m["task_composition"]["counts"] == {"mcq": 90} for m in summary["configs"].values())
+
+
+def test_paper_experiment_plan_is_seven_multiple_choice_mixes(run_cli):
+    from pathlib import Path
+
+    paper = Path(__file__).resolve().parents[2] / "configs" / "paper.yaml"
+    code, out, err = run_cli("run", paper, "--dry-run")
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("mix "))
+    assert "7 mixes (NAT, TRAD, SYN, NAT-TRAD, NAT-SYN, TRAD-SYN, ALL)" in line and "tasks mcq+mcqu only" in line

@@ -13,17 +13,58 @@ REQUIRED = ["model=m", "data=a.jsonl", "output_dir=o"]
 def test_paper_config_is_the_papers_setup():
     cfg = load_config(PAPER, ["data=mix.jsonl", "output_dir=out"])
     t = cfg.trainer_args
+    assert cfg.recipe == "paper"
+    assert (cfg.loss_on, cfg.prompt, cfg.over_long, cfg.add_pad_token) == ("all", "paper", "truncate", "[PAD]")
+    assert t["train_sampling_strategy"] == "group_by_length"
+    assert "activation_checkpointing" not in t  # the authors stated nothing: TRL's default stands
     assert cfg.model == "Qwen/Qwen3-4B-Instruct-2507"
     assert cfg.adapter["use_dora"] is True
     assert (cfg.adapter["r"], cfg.adapter["lora_alpha"], cfg.adapter["lora_dropout"]) == (16, 16, 0.05)
     assert cfg.adapter["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                              "down_proj"]
     assert t["num_train_epochs"] == 10
-    assert (t["per_device_train_batch_size"], t["gradient_accumulation_steps"]) == (12, 8)
+    assert t["per_device_train_batch_size"] == 12 and "gradient_accumulation_steps" not in t
+    assert cfg.global_batch_size == 192
     assert t["learning_rate"] == pytest.approx(1e-4)
     assert (t["lr_scheduler_type"], t["warmup_steps"]) == ("cosine", 0.05)
     assert (t["max_length"], t["bf16"], t["seed"]) == (2048, "auto", 42)
-    assert cfg.loss_on == "answer"
+
+
+@pytest.mark.parametrize("world, accumulation", [(1, 16), (2, 8), (4, 4)])
+def test_paper_recipe_keeps_192_sequences_per_step_at_any_world_size(world, accumulation):
+    from medinject.train.recipe import batch_plan, sft_arguments
+
+    cfg = load_config(PAPER, ["model=m", "data=mix.jsonl", "output_dir=out"])
+    assert cfg.accumulation(world) == accumulation
+    args = sft_arguments(cfg, bf16=False, has_eval=False, world_size=world)
+    plan = batch_plan(cfg, args)
+    # in this process the Trainer sees one process; the plan is computed for `world`, as the manifest states it
+    assert args.gradient_accumulation_steps == accumulation
+    assert plan["per_device_train_batch_size"] * plan["gradient_accumulation_steps"] * world == 192
+    assert plan["accumulation"] == "derived from global_batch_size"
+
+
+def test_global_batch_that_cannot_be_split_and_conflicting_accumulation():
+    cfg = load_config(PAPER, ["model=m", "data=mix.jsonl", "output_dir=out"])
+    with pytest.raises(InputError, match="a per-device batch of 8 fits") as e:
+        cfg.accumulation(3)
+    assert e.value.field == "global_batch_size"
+    with pytest.raises(InputError) as e:
+        load_config(PAPER, [*REQUIRED, "gradient_accumulation_steps=2"])
+    assert e.value.field == "gradient_accumulation_steps" and "global_batch_size=null" in str(e.value)
+    # accumulation given with the global size only defaulted: accumulation as given
+    cfg = load_config(None, [*REQUIRED, "gradient_accumulation_steps=2"])
+    assert cfg.global_batch_size is None and cfg.accumulation(4) == 2
+
+
+def test_medinject_recipe_is_ours_and_the_default():
+    ours = load_config(REPO / "configs" / "train" / "medinject.yaml", ["data=mix.jsonl", "output_dir=out"])
+    bare = load_config(None, REQUIRED)
+    for cfg in (ours, bare):
+        assert cfg.recipe == "medinject"
+        assert (cfg.loss_on, cfg.prompt, cfg.over_long, cfg.add_pad_token) == ("answer", "medinject", "drop", None)
+        assert cfg.trainer_args["train_sampling_strategy"] == "batch_rebalance"
+        assert cfg.accumulation(2) == 8
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs" / "train").glob("*.yaml")), ids=lambda p: p.name)

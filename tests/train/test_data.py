@@ -3,7 +3,7 @@ import pytest
 from medinject.errors import MedinjectError
 from medinject.prompts import to_messages
 from medinject.records import Record
-from medinject.train.data import IGNORE, encode, encode_record, ensure_chat_template
+from medinject.train.data import IGNORE, chat_messages, encode, encode_record, ensure_chat_template
 
 
 def rec(**kw) -> Record:
@@ -51,6 +51,61 @@ def test_loss_on_all_covers_the_whole_chat(tok):
     assert tok.decode(row["input_ids"]).startswith("<|im_start|>system\n")
 
 
+def test_paper_prompt_is_the_authors_rendering_without_system_turn():
+    msgs = chat_messages(rec(), "paper")
+    assert [m["role"] for m in msgs] == ["user", "assistant"]
+    assert msgs[0]["content"] == ("Quels antibiotiques sont des bêta-lactamines ?\nChoix de réponses :\n"
+                                  "(A) Amoxicilline\n(B) Vancomycine\n(C) Céfotaxime\n(D) Gentamicine")
+    assert msgs[1]["content"] == "A, C"
+    # a record that kept its source messages is trained on them as given
+    given = [{"role": "user", "content": "Question brute\n(A) x\n(B) y"}, {"role": "assistant", "content": "B"}]
+    r = rec(task="mcqu", answer=["B"], meta={"messages": given})
+    assert chat_messages(r, "paper") == given
+    assert chat_messages(r, "medinject")[0]["role"] == "system"
+
+
+def test_paper_recipe_loss_covers_every_non_padding_token_of_the_rendered_chat(tok):
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    records = [rec(), rec(id="r2", task="mcqu", answer=["D"], context="Patient de 54 ans."),
+               rec(id="r3", task="oeq", options={}, answer="Une inhibition de la paroi bactérienne.")]
+    enc = encode(records, tok, loss_on="all", over_long="truncate", prompt="paper", max_length=2048)
+    for r, row in zip(records, enc.rows, strict=True):
+        text = tok.apply_chat_template(chat_messages(r, "paper"), tokenize=False)
+        assert row["input_ids"] == tok(text, add_special_tokens=False)["input_ids"]
+        assert tok.decode(row["input_ids"]) == text  # the whole rendered chat, nothing added or lost
+    batch = DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id)(enc.rows)
+    real = batch["attention_mask"].bool()
+    assert (batch["labels"][real] == batch["input_ids"][real]).all()  # loss on every real token
+    assert (batch["labels"][~real] == IGNORE).all() and (~real).any()  # none on padding, which is right-side
+    assert all(batch["attention_mask"][i, :len(r["input_ids"])].all() for i, r in enumerate(enc.rows))
+
+
+def test_paper_truncates_where_ours_drops(tok):
+    long = rec(id="long", context="Antécédents sans particularité. " * 60)
+    n_long = len(encode_record(long, tok, loss_on="all", prompt="paper")["input_ids"])
+    paper = encode([long], tok, loss_on="all", over_long="truncate", prompt="paper", max_length=64)
+    assert n_long > 64 and paper.truncated == 1 and paper.answer_cut == 1 and not paper.dropped_too_long
+    assert len(paper.rows[0]["input_ids"]) == 64
+    ours = encode([long], tok, loss_on="answer", over_long="drop", max_length=64)
+    assert ours.dropped_too_long == ["long"] and not ours.rows
+
+
+def test_a_template_refusing_system_folds_it(tok):
+    from transformers import AutoTokenizer
+
+    refusing = AutoTokenizer.from_pretrained(tok.name_or_path)
+    refusing.chat_template = ("{% for m in messages %}{% if m['role'] == 'system' %}"
+                              "{{ raise_exception('System role not supported') }}{% endif %}"
+                              "<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                              "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    enc = encode([rec()], refusing)
+    assert enc.folded_system == 1
+    text = refusing.decode(enc.rows[0]["input_ids"])
+    assert text.startswith("<|im_start|>user\nVous êtes un assistant médical")
+    assert encode([rec()], refusing, prompt="paper", loss_on="all", over_long="truncate").folded_system == 0
+
+
 def test_labels_survive_trl_collation(tok):
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
@@ -81,7 +136,7 @@ def test_chat_template_required_or_given(tok, tmp_path):
 
     bare = AutoTokenizer.from_pretrained(tok.name_or_path)
     bare.chat_template = None
-    with pytest.raises(MedinjectError, match="no chat template"):
+    with pytest.raises(MedinjectError, match="no chat template; give one with chat_template=FILE"):
         ensure_chat_template(bare, None)
     f = tmp_path / "t.jinja"
     f.write_text(tok.chat_template)

@@ -50,11 +50,13 @@ def load_model(model: str, adapter: str | None = None, *, device: str | None = N
         raise MedinjectError(f"cannot load model {model!r}: {str(e).splitlines()[0]}") from None
     if adapter:
         try:
-            from peft import PeftModel
+            import peft  # noqa: F401
         except ImportError:
             raise MedinjectError("--adapter needs peft: pip install 'medinject[eval]'") from None
+        from ..train.merge import attach_adapter  # resizes the embeddings for an adapter that added a pad token
+
         try:
-            lm = PeftModel.from_pretrained(lm, adapter).merge_and_unload()
+            lm = attach_adapter(lm, adapter).merge_and_unload()
         except (OSError, ValueError) as e:
             raise MedinjectError(f"cannot load adapter {adapter!r}: {str(e).splitlines()[0]}") from None
     if tokenizer.eos_token_id is None:

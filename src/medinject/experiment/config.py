@@ -118,7 +118,7 @@ class EvaluateSpec(Strict):
 
 class JudgeSpec(Strict):
     backend: str
-    modes: list[Literal["binary", "graded"]] = Field(default_factory=lambda: ["binary"])
+    modes: list[Literal["paper", "binary", "graded"]] = Field(default_factory=lambda: ["binary"])
     lang: Literal["fr", "en"] = "fr"
     limit: PositiveInt | None = None  # judge only the first N open-ended items of each system (quick runs)
     experts: str | None = None  # expert ratings (CSV) for judge-expert agreement

@@ -30,14 +30,9 @@ def _llm(exp: Experiment, name: str) -> str:
 
 
 def _recipe_line(recipe: dict) -> str:
-    from ..train.config import ADAPTER_DEFAULTS, TRAINER_DEFAULTS
+    from ..train.config import describe_recipe
 
-    r = {**TRAINER_DEFAULTS, **recipe["recipe"], **recipe["overrides"]}
-    a = {**ADAPTER_DEFAULTS, **(r.get("adapter") or {})}
-    kind = "DoRA" if a.get("use_dora") else "LoRA"
-    steps = f"{r['max_steps']} steps" if r.get("max_steps", -1) not in (-1, None) else f"{r['num_train_epochs']} epochs"
-    batch = f"{r['per_device_train_batch_size']}x{r['gradient_accumulation_steps']}"
-    return f"{kind} r{a.get('r')}, {steps}, batch {batch} per device, lr {r['learning_rate']}"
+    return describe_recipe({**recipe["recipe"], **recipe["overrides"]})
 
 
 def _eval_line(exp: Experiment) -> str:
@@ -48,6 +43,8 @@ def _eval_line(exp: Experiment) -> str:
 
 
 def build_nodes(exp: Experiment) -> list[Node]:
+    from ..mix.spec import describe as describe_mix
+
     nodes: list[Node] = []
     for s in exp.sources:
         what = f"{s.path} ({', '.join(x for x in (s.format, s.split, s.origin and s.origin.value) if x)}" \
@@ -77,7 +74,7 @@ def build_nodes(exp: Experiment) -> list[Node]:
                                f"{', '.join(exp.curate_inputs())}"))
     nodes.append(Node("mix", "mix", stages.mix, settings=exp.mix.model_dump(mode="json"), deps=["curate#records"],
                       views={c: partial(stages.mix_view, c) for c in exp.mix.configs},
-                      describe=f"{len(exp.mix.configs)} mixes x {exp.mix.size:,} records, seed {exp.mix.seed}"))
+                      describe=describe_mix(exp.mix.configs, exp.mix.size, exp.mix.seed, exp.mix.options)))
 
     recipe = _train_recipe(exp)
     val = [f"ingest/{exp.train.validation}"] if exp.train.validation else []

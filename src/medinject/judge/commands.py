@@ -20,7 +20,8 @@ def register(app: typer.Typer) -> None:
         api_key_env: str = typer.Option(None, help="Environment variable holding the API key."),
         cache: str = typer.Option(None, help="Request cache file (default: the shared cache); 'off' disables it."),
         concurrency: int = typer.Option(8, help="Requests in flight at once."),
-        modes: str = typer.Option("binary,graded", help="Absolute verdicts to ask for: binary, graded."),
+        modes: str = typer.Option("binary,graded", help="Absolute verdicts to ask for: paper (the authors' judge: "
+                                  "English, one token, first standalone 0/1), binary, graded (ours)."),
         pairwise: str = typer.Option("first", help="Pairwise comparisons: first (each system against the first), "
                                      "all pairs, or none."),
         lang: str = typer.Option("fr", help="Judge prompt language: fr or en."),
@@ -204,10 +205,10 @@ def _modes(text: str) -> tuple[str, ...]:
 
 def _scale(name: str) -> tuple[int, int]:
     from ..errors import MedinjectError
-    from .verdicts import MODES, load_prompt
+    from .verdicts import DEFAULT_MODES, load_prompt
 
-    if name not in MODES:
-        raise MedinjectError(f"--scale must be one of {', '.join(MODES)}, got {name!r}")
+    if name not in DEFAULT_MODES:
+        raise MedinjectError(f"--scale must be one of {', '.join(DEFAULT_MODES)}, got {name!r}")
     return load_prompt(name).scale
 
 

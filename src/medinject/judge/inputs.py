@@ -29,6 +29,7 @@ class Answer:
     question: str
     reference: str
     prediction: str
+    user_message: str | None = None  # the item's first user message, verbatim, when the line carries it
 
     @property
     def key(self) -> tuple[str, str]:
@@ -79,6 +80,30 @@ def _question(obj: dict) -> str | None:
 _TURN_ENDS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "[/INST]", "</s>")
 
 
+# Where a user turn starts in the chat templates of common model families (ChatML, Llama 3, Gemma).
+_USER_STARTS = (("<|im_start|>user\n", "<|im_end|>"), ("<|start_header_id|>user<|end_header_id|>\n\n", "<|eot_id|>"),
+                ("<start_of_turn>user\n", "<end_of_turn>"))
+
+
+def first_user_message(obj: dict) -> str | None:
+    """The first user message as the model was given it: from `messages` or a chat-list `prompt`, else cut from
+    a chat-template prompt text (ChatML, Llama 3, Gemma markers); None when it cannot be told."""
+    for key in ("messages", "prompt"):
+        msgs = obj.get(key)
+        if isinstance(msgs, list):
+            users = [m.get("content") for m in msgs if isinstance(m, dict) and m.get("role") == "user"]
+            if users and isinstance(users[0], str):
+                return users[0]
+    prompt = obj.get("prompt")
+    if isinstance(prompt, str):
+        for start, end in _USER_STARTS:
+            i = prompt.find(start)
+            if i >= 0:
+                j = prompt.find(end, i + len(start))
+                return prompt[i + len(start):j if j >= 0 else None]
+    return None
+
+
 def _question_from_prompt(prompt: str) -> str:
     """The question (with its context) from a prompt: our user text, bare or inside a chat template."""
     from ..prompts import FR, parse_user_text
@@ -127,7 +152,8 @@ def read_answers(path: str | Path, system: str | None = None) -> list[Answer]:
         if key in seen:
             raise InputError(path, f"item listed twice for system {name!r}", line=lineno, record=rid, field="id")
         seen.add(key)
-        answers.append(Answer(rid, str(name), question, fields["reference"], fields["prediction"]))
+        answers.append(Answer(rid, str(name), question, fields["reference"], fields["prediction"],
+                              first_user_message(obj)))
     if not answers:
         raise InputError(path, "no open-ended (oeq) answers in this file")
     return answers

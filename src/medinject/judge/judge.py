@@ -17,7 +17,7 @@ from ..io import write_json, write_jsonl, write_text
 from ..schemas import stamp
 from . import stats
 from .inputs import Answer, load_answers, n_words, systems_of
-from .verdicts import MODES, JudgePrompt, load_prompt
+from .verdicts import DEFAULT_MODES, MODES, JudgePrompt, load_prompt
 
 PAIRWISE = ("first", "all", "none")
 
@@ -42,7 +42,7 @@ def pair_plan(answers: Sequence[Answer], pairwise: str = "first") -> list[tuple[
     return [(i, a, b) for a, b in pairs for i in ids if (i, a) in have and (i, b) in have]
 
 
-def judge_answers(answers: Sequence[Answer], backend: Backend, *, modes: Sequence[str] = MODES,
+def judge_answers(answers: Sequence[Answer], backend: Backend, *, modes: Sequence[str] = DEFAULT_MODES,
                   pairwise: str = "first", lang: str = "fr", prompt_dir: str | Path | None = None,
                   max_tokens: int = 512, temperature: float = 0.0, progress: bool = True
                   ) -> tuple[list[dict], list[dict]]:
@@ -60,12 +60,17 @@ def judge_answers(answers: Sequence[Answer], backend: Backend, *, modes: Sequenc
     requests: list[ChatRequest] = []
 
     def ask(kind: str, job: Any, messages: list[dict[str, str]], tag: str) -> None:
+        p = prompts[kind]
         jobs.append((kind, job))
-        requests.append(ChatRequest(messages=messages, max_tokens=max_tokens, temperature=temperature, tag=tag))
+        # A prompt that fixes its own decoding (the paper judge: one token, greedy) keeps it.
+        requests.append(ChatRequest(messages=messages, max_tokens=p.max_tokens or max_tokens,
+                                    temperature=temperature if p.temperature is None else p.temperature, tag=tag))
 
     for m in modes:
         for a in answers:
-            ask(m, a, prompts[m].messages(question=a.question, reference=a.reference, answer=a.prediction),
+            # The authors' judge is shown the item's first user message as the question.
+            question = (a.user_message or a.question) if m == "paper" else a.question
+            ask(m, a, prompts[m].messages(question=question, reference=a.reference, answer=a.prediction),
                 f"{m}:{a.system}:{a.id}")
     for item_id, sa, sb in plan:
         a, b = by_key[(item_id, sa)], by_key[(item_id, sb)]
@@ -213,8 +218,13 @@ def _files(prediction_files) -> list[tuple[str, str | None]]:
     return [(str(f), None) if isinstance(f, (str, Path)) else (str(f[0]), f[1]) for f in prediction_files]
 
 
+def _prompt_settings(p: JudgePrompt, max_tokens: int, temperature: float) -> dict:
+    return {"version": p.version, "lang": p.lang, "parser": p.parser, "max_tokens": p.max_tokens or max_tokens,
+            "temperature": temperature if p.temperature is None else p.temperature}
+
+
 def run_judge(prediction_files, out_dir: str | Path, *, backend: Backend | None = None, backend_kind: str = "openai",
-              model: str | None = None, base_url: str | None = None, modes: Sequence[str] = MODES,
+              model: str | None = None, base_url: str | None = None, modes: Sequence[str] = DEFAULT_MODES,
               pairwise: str = "first", lang: str = "fr", prompt_dir: str | Path | None = None,
               max_tokens: int = 512, temperature: float = 0.0, n_boot: int = stats.N_BOOT, seed: int = 0,
               progress: bool = True, **backend_kwargs) -> dict:
@@ -242,7 +252,9 @@ def run_judge(prediction_files, out_dir: str | Path, *, backend: Backend | None 
     summary = stamp("judge.summary", summarize(verdicts, pairs, n_boot=n_boot, seed=seed))
     summary["judge"] = {"backend": getattr(backend, "name", backend_kind), "model": backend.model, "lang": lang,
                         "modes": list(modes), "pairwise": pairwise, "max_tokens": max_tokens,
-                        "temperature": temperature, "systems": systems_of(answers)}
+                        "temperature": temperature, "systems": systems_of(answers),
+                        "prompts": {m: _prompt_settings(load_prompt(m, lang, prompt_dir), max_tokens, temperature)
+                                    for m in modes}}
     out = Path(out_dir)
     write_jsonl(out / "verdicts.jsonl", verdicts)
     write_jsonl(out / "pairwise.jsonl", pairs)

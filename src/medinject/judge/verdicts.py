@@ -1,7 +1,8 @@
 """Judge prompts (versioned YAML files) and strict verdict parsing.
 
-A verdict is read only from a `Verdict: X` line. No line, conflicting lines, or a value outside the scale make
-the verdict unparseable: it is kept with its raw text and a reason, and left out of every mean.
+Our judges' verdict is read only from a `Verdict: X` line. No line, conflicting lines, or a value outside the
+scale make the verdict unparseable: it is kept with its raw text and a reason, and left out of every mean.
+The `paper` judge reads the authors' way instead: the first standalone 0 or 1 in the output, else none.
 """
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ from typing import Any
 from ..errors import InputError, MedinjectError
 from ..io import read_yaml
 
-MODES = ("binary", "graded")
+MODES = ("paper", "binary", "graded")
+DEFAULT_MODES = ("binary", "graded")
 KINDS = (*MODES, "pairwise")
 LANGS = ("fr", "en")
+PAPER_LANG = "en"  # the authors' judge prompt exists in English only
+PARSERS = ("verdict_line", "first_standalone_binary")
 
-# Markdown decoration a judge may put around the tag or the value (**Verdict** : *1*).
-_DECOR = "*_`#>\u00ab\u00bb\"'\u201c\u201d "
-_VERDICT_LINE = re.compile(r"^[\s*_#>-]*verdict[\s*_]*:(.*)$", re.IGNORECASE | re.MULTILINE)
+# Markdown decoration and quotes a judge may put around the tag or the value (**Verdict** : *1*, « Verdict : 1 »).
+_DECOR = "*_`#>\u00ab\u00bb\"'\u201c\u201d\u00a0\u202f "
+_VERDICT_LINE = re.compile(r"^[\s*_#>\-\u00ab\u201c\"']*verdict[\s*_]*:(.*)$", re.IGNORECASE | re.MULTILINE)
+# A 0 or 1 standing alone: not part of a longer number ("10", "0.5", "2,1") nor of a word ("1st").
+_STANDALONE_BINARY = re.compile(r"(?<!\w)(?<!\d[.,])([01])(?!\w)(?![.,]\d)")
+
+
+def first_standalone_binary(text: str | None) -> int | None:
+    """The authors' verdict rule: the first standalone 0 or 1 in the output, else None."""
+    m = _STANDALONE_BINARY.search(text or "")
+    return int(m.group(1)) if m else None
 _SCORE = re.compile(r"^(\d+)(?:\s*/\s*(\d+))?$")
 
 
@@ -34,6 +46,9 @@ class JudgePrompt:
     user: str
     scale: tuple[int, int] | None = None  # binary and graded
     verdicts: dict[str, str] | None = None  # pairwise: accepted word (casefolded) -> A, B or tie
+    parser: str = "verdict_line"
+    max_tokens: int | None = None  # the prompt's own generation length (the paper judge: one token)
+    temperature: float | None = None
 
     def messages(self, **fields: str) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system},
@@ -43,6 +58,9 @@ class JudgePrompt:
         """(value, None) for a valid verdict, else (None, reason)."""
         if text is None or not text.strip():
             return None, "empty judge output"
+        if self.parser == "first_standalone_binary":
+            value = first_standalone_binary(text)
+            return (value, None) if value is not None else (None, "no standalone 0 or 1")
         values = [m.group(1).strip(_DECOR + ".") for m in _VERDICT_LINE.finditer(text)]
         if not values:
             return None, "no 'Verdict:' line"
@@ -80,6 +98,8 @@ def load_prompt(kind: str, lang: str = "fr", prompt_dir: str | Path | None = Non
     """The prompt for `kind` (binary, graded, pairwise) in `lang`, from `prompt_dir` or the shipped ones."""
     if kind not in KINDS:
         raise MedinjectError(f"unknown judge kind {kind!r} (expected one of {', '.join(KINDS)})")
+    if kind == "paper":
+        lang = PAPER_LANG
     path = Path(prompt_dir or _prompt_dir()) / f"{kind}.{lang}.yaml"
     if not path.exists():
         raise MedinjectError(f"no {kind} judge prompt for language {lang!r} ({path} is missing)")
@@ -104,4 +124,14 @@ def load_prompt(kind: str, lang: str = "fr", prompt_dir: str | Path | None = Non
         if not (isinstance(s, list) and len(s) == 2 and all(isinstance(x, int) for x in s) and s[0] < s[1]):
             raise InputError(path, "must be [lowest, highest] integers", field="scale")
         scale = (s[0], s[1])
-    return JudgePrompt(kind, d["version"], d.get("lang", lang), d["system"].strip(), d["user"], scale, verdicts)
+    parser = d.get("parse", "verdict_line")
+    if parser not in PARSERS:
+        raise InputError(path, f"unknown parser {parser!r}; one of {', '.join(PARSERS)}", field="parse")
+    max_tokens = d.get("max_tokens")
+    if max_tokens is not None and not (isinstance(max_tokens, int) and max_tokens > 0):
+        raise InputError(path, "must be a positive integer", field="max_tokens")
+    temperature = d.get("temperature")
+    if temperature is not None and not isinstance(temperature, int | float):
+        raise InputError(path, "must be a number", field="temperature")
+    return JudgePrompt(kind, d["version"], d.get("lang", lang), d["system"].strip(), d["user"], scale, verdicts,
+                       parser, max_tokens, None if temperature is None else float(temperature))

@@ -22,6 +22,11 @@ def register(app: typer.Typer) -> None:
                                     "(default: the paper's seven plus the spec's custom ones)."),
         allow_shrink: bool = typer.Option(False, "--allow-shrink", help="If a pool is too small for N, build "
                                           "every configuration with the largest N possible (the manifest says so)."),
+        task_types: str = typer.Option(None, "--task-types", help="Comma-separated tasks to draw, e.g. mcq,mcqu "
+                                       "(the paper: multiple-choice only); default: all."),
+        missing_tasks: str = typer.Option(None, "--missing-tasks", help="A task some pools have and one lacks: "
+                                          "error (default), redistribute (that origin spreads its share over its "
+                                          "other tasks) or drop (left out everywhere)."),
     ) -> None:
         """Build the provenance mixtures NAT, TRAD, SYN, NAT-TRAD, NAT-SYN, TRAD-SYN, ALL (or custom ones)."""
         from ..errors import MedinjectError
@@ -59,6 +64,10 @@ def register(app: typer.Typer) -> None:
             data["configs"] = [c.strip() for c in configs.split(",") if c.strip()]
         if allow_shrink:
             data["allow_shrink"] = True
+        if task_types:
+            data["task_types"] = [t.strip() for t in task_types.split(",") if t.strip()]
+        if missing_tasks:
+            data["missing_tasks"] = missing_tasks
         summary = run_spec(parse_spec(data, spec_file), out)
         if summary["shrunk"]:
             typer.echo(f"warning: {summary['shrink_reason']}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from ..errors import InputError, first_validation_problem
+from ..errors import InputError, MedinjectError, first_validation_problem
 from ..records import Origin, Record, Task
 from .spec import Leaf, Weights, origin_weights, source_weights
 
@@ -141,14 +141,24 @@ def apportion(total: int, weights: list[float]) -> list[int]:
     return counts
 
 
-def allocate(size: int, tasks: dict[Task, float], weights: Weights) -> dict[tuple[Origin, Task], int]:
+def allocate(size: int, tasks: dict[Task, float], weights: Weights,
+             have: dict[Origin, set[Task]] | None = None) -> dict[tuple[Origin, Task], int]:
     """Counts per (origin, task): task totals exactly `apportion(size, tasks)` (the same in every configuration),
     origin totals exactly `apportion(size, origin weights)`, each origin with (nearly) the same task mix,
-    so that the configurations differ by provenance only."""
+    so that the configurations differ by provenance only.
+
+    `have` (the 'redistribute' policy): the tasks each origin has. An origin lacking a task spreads its share of
+    that task over its other tasks, so the configuration's task mix then differs (its manifest says how)."""
     task_list = [t for t in Task if tasks.get(t, 0) > 0]
-    t_tot = apportion(size, [tasks[t] for t in task_list])
     ow = origin_weights(weights)
     o_tot = apportion(size, [w for _, w in ow])
+    if have is not None and any(not set(task_list) <= have.get(o, set()) for o, _ in ow):
+        out: dict[tuple[Origin, Task], int] = {}
+        for (o, _), n in zip(ow, o_tot, strict=True):
+            own = [t for t in task_list if t in have.get(o, set())] or task_list
+            out.update({(o, t): k for t, k in zip(own, apportion(n, [tasks[t] for t in own]), strict=True)})
+        return out
+    t_tot = apportion(size, [tasks[t] for t in task_list])
     exact = np.outer(t_tot, o_tot) / max(size, 1)
     counts = np.floor(exact).astype(np.int64)
     row_left = np.array(t_tot) - counts.sum(axis=1)
@@ -171,11 +181,17 @@ def allocate(size: int, tasks: dict[Task, float], weights: Weights) -> dict[tupl
     return {(o, t): int(counts[i, j]) for i, t in enumerate(task_list) for j, (o, _) in enumerate(ow)}
 
 
-def plan(index: PoolIndex, size: int, tasks: dict[Task, float], weights: Weights) -> dict[tuple[Leaf, Task], int]:
+def tasks_held(index: PoolIndex) -> dict[Origin, set[Task]]:
+    return {o: {t for t in Task if index.available((o, None), t)} for o in Origin}
+
+
+def plan(index: PoolIndex, size: int, tasks: dict[Task, float], weights: Weights, redistribute: bool = False
+         ) -> dict[tuple[Leaf, Task], int]:
     """Counts per stratum: `allocate`, then each origin's task count split among its weighted sources."""
     by_source = source_weights(weights)
     out: dict[tuple[Leaf, Task], int] = {}
-    for (origin, task), n in allocate(size, tasks, weights).items():
+    have = tasks_held(index) if redistribute else None
+    for (origin, task), n in allocate(size, tasks, weights, have).items():
         if origin not in by_source:
             out[((origin, None), task)] = n
             continue
@@ -186,34 +202,58 @@ def plan(index: PoolIndex, size: int, tasks: dict[Task, float], weights: Weights
     return out
 
 
-def default_tasks(index: PoolIndex, configs: dict[str, Weights]) -> dict[Task, float]:
+def default_tasks(index: PoolIndex, configs: dict[str, Weights], allowed: list[Task] | None = None,
+                  missing: str = "error") -> tuple[dict[Task, float], dict[str, list[str]]]:
     """Task proportions from the smallest common availability: for each task, the fewest records any origin
     used by the selected configurations has of it. Every single-origin configuration can then reach at
-    least the sum of those minima, and no configuration is forced into a task mix its pools lack."""
-    used = {o for w in configs.values() for o, _ in origin_weights(w)}
-    return {t: float(min(index.available((o, None), t) for o in used)) for t in Task}
+    least the sum of those minima, and no configuration is forced into a task mix its pools lack.
+
+    A task that some of those origins have and another lacks is never zeroed silently: `missing` says what
+    happens ('error': stop naming pool and task; 'redistribute': the minimum over the origins that have it,
+    the others spreading their share over their own tasks; 'drop': left out). Returns (shares, lacking):
+    task -> origins lacking it."""
+    used = [o for o in Origin if o in {o for w in configs.values() for o, _ in origin_weights(w)}]
+    shares: dict[Task, float] = {}
+    lacking: dict[str, list[str]] = {}
+    for t in allowed or list(Task):
+        avail = {o: index.available((o, None), t) for o in used}
+        holders = [o for o in used if avail[o]]
+        if len(holders) < len(used) and holders:
+            lacking[t.value] = [o.value for o in used if not avail[o]]
+            if missing == "error":
+                have = ", ".join(o.value for o in holders)
+                raise MedinjectError(
+                    f"pool {' and '.join(lacking[t.value])} has no {t.value} records, which {have} ha"
+                    f"{'s' if len(holders) == 1 else 've'}: set the mix's missing_tasks to 'redistribute' (that "
+                    f"origin spreads its {t.value} share over its other tasks) or 'drop' (no {t.value} in any "
+                    "configuration), or give task shares (tasks:)")
+            if missing == "drop":
+                holders = []
+        shares[t] = float(min(avail[o] for o in holders)) if holders else 0.0
+    return shares, lacking
 
 
-def shortfalls(index: PoolIndex, configs: dict[str, Weights], size: int, tasks: dict[Task, float]
-               ) -> list[tuple[Leaf, Task, int, int, str]]:
+def shortfalls(index: PoolIndex, configs: dict[str, Weights], size: int, tasks: dict[Task, float],
+               redistribute: bool = False) -> list[tuple[Leaf, Task, int, int, str]]:
     """(stratum pool, task, needed, available, config) for the largest need of each short stratum."""
     worst: dict[tuple[Leaf, Task], tuple[int, str]] = {}
     for name, w in configs.items():
-        for (leaf, task), n in plan(index, size, tasks, w).items():
+        for (leaf, task), n in plan(index, size, tasks, w, redistribute).items():
             if n > index.available(leaf, task) and n > worst.get((leaf, task), (0, ""))[0]:
                 worst[(leaf, task)] = (n, name)
     return [(leaf, task, n, index.available(leaf, task), name) for (leaf, task), (n, name) in worst.items()]
 
 
-def largest_feasible(index: PoolIndex, configs: dict[str, Weights], size: int, tasks: dict[Task, float]) -> int:
+def largest_feasible(index: PoolIndex, configs: dict[str, Weights], size: int, tasks: dict[Task, float],
+                     redistribute: bool = False) -> int:
     lo, hi = 0, size
     while lo < hi:  # feasibility is monotone up to rounding; the loop below settles the last unit
         mid = (lo + hi + 1) // 2
-        if shortfalls(index, configs, mid, tasks):
+        if shortfalls(index, configs, mid, tasks, redistribute):
             hi = mid - 1
         else:
             lo = mid
-    while lo > 0 and shortfalls(index, configs, lo, tasks):
+    while lo > 0 and shortfalls(index, configs, lo, tasks, redistribute):
         lo -= 1
     return lo
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import InputError, MedinjectError, first_validation_problem
 from ..io import read_yaml
@@ -66,6 +66,8 @@ class MixSpec(BaseModel):
     configs: list[str] | None = None  # names to build; default: the paper's seven plus every custom one
     weights: dict[str, Weights] = Field(default_factory=dict)  # custom (or re-weighted) configurations
     tasks: dict[Task, float] | None = None  # task proportions; default: from the smallest common availability
+    task_types: list[Task] | None = None  # only records of these tasks (the paper: mcq, mcqu); default: all
+    missing_tasks: Literal["error", "redistribute", "drop"] = "error"  # a task some pools have and one lacks
     allow_shrink: bool = False
 
     @field_validator("weights")
@@ -86,6 +88,20 @@ class MixSpec(BaseModel):
         if v is not None and (any(x < 0 for x in v.values()) or sum(v.values()) <= 0):
             raise ValueError("task proportions must be non-negative and not all zero")
         return v
+
+    @model_validator(mode="after")
+    def _tasks_within_types(self) -> MixSpec:
+        if self.task_types is not None:
+            if not self.task_types:
+                raise ValueError("task_types: give at least one task (mcqu, mcq, oeq)")
+            outside = [t.value for t, x in (self.tasks or {}).items() if x > 0 and t not in self.task_types]
+            if outside:
+                raise ValueError(f"tasks: {', '.join(outside)} given a share but not in task_types")
+        return self
+
+    @property
+    def allowed_tasks(self) -> list[Task]:
+        return [t for t in Task if self.task_types is None or t in self.task_types]
 
     def resolved(self) -> dict[str, Weights]:
         """Name -> weights for every configuration to build, in order."""
@@ -110,3 +126,23 @@ def parse_spec(data: dict[str, Any], path: str | Path | None = None) -> MixSpec:
     except ValidationError as e:
         field, msg = first_validation_problem(e)
         raise InputError(path, msg, field=field) from None
+
+
+MISSING_POLICY = {
+    "error": "stop, naming the pool and the task",
+    "redistribute": "the origin lacking it spreads its share over its other tasks",
+    "drop": "the task is left out of every configuration",
+}
+
+
+def describe(configs: list[str], size: int, seed: int, options: dict[str, Any] | None = None) -> str:
+    """One line for a plan: the configurations, their size and task composition rule."""
+    options = options or {}
+    types = options.get("task_types")
+    shares = options.get("tasks")
+    what = f"tasks {'+'.join(str(getattr(t, 'value', t)) for t in types)} only" if types else "all tasks"
+    rule = (", ".join(f"{getattr(t, 'value', t)} {x}" for t, x in shares.items()) if shares
+            else "smallest common availability")
+    missing = options.get("missing_tasks", "error")
+    return (f"{len(configs)} mixes ({', '.join(configs)}) x {size:,} records, {what}; task shares: {rule}; "
+            f"a task a pool lacks: {missing}; seed {seed}")

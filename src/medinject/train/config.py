@@ -31,24 +31,17 @@ ADAPTER_DEFAULTS: dict[str, Any] = {
     "task_type": "CAUSAL_LM",
 }
 
-# SFTConfig fields whose default we change: the paper's hyper-parameters, plus speed and privacy choices
-# (README "Fine-tuning" says what each buys, measured).
+# SFTConfig fields whose default we change, the same in both recipes: the paper's hyper-parameters and
+# bookkeeping. `global_batch_size` (ours) fixes sequences per optimizer step whatever the number of processes.
 TRAINER_DEFAULTS: dict[str, Any] = {
     "num_train_epochs": 10,
     "per_device_train_batch_size": 12,
-    "gradient_accumulation_steps": 8,
     "learning_rate": 1e-4,
     "lr_scheduler_type": "cosine",
     "warmup_steps": 0.05,  # a float below 1 is a ratio of the total steps
     "max_length": 2048,
     "bf16": "auto",
     "seed": 42,
-    # trl turns checkpointing on; for adapters on models that fit, recomputing activations only costs time.
-    # (`activation_checkpointing` is transformers 5's name for `gradient_checkpointing`.)
-    "activation_checkpointing": False,
-    # Shuffles like a random sampler per optimizer step, then groups by length inside the step: less
-    # padding, same gradient, and the order is a pure function of (seed, epoch), so resuming keeps it.
-    "train_sampling_strategy": "batch_rebalance",
     # Every adapter weight gets a gradient each step: DDP need not search for unused ones (an extra graph walk).
     "ddp_find_unused_parameters": False,
     "report_to": "none",
@@ -57,6 +50,31 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "save_steps": 200,
     "save_total_limit": 2,
 }
+
+# The authors ran 12 per device x 8 accumulation x 2 GPUs.
+PAPER_GLOBAL_BATCH = 192
+
+# What each named recipe sets by default: medinject's own keys, then SFTConfig fields. Every value can be
+# overridden, so each difference can be turned back on its own (benchmarks/train_throughput.py measures them).
+RECIPES: dict[str, dict[str, Any]] = {
+    # The authors' procedure: LM loss on every token of the rendered chat (their prompt, no system turn),
+    # an added pad token with resized embeddings, right padding, length grouping, over-long chats truncated.
+    "paper": {
+        "loss_on": "all", "prompt": "paper", "over_long": "truncate", "add_pad_token": "[PAD]",
+        "global_batch_size": PAPER_GLOBAL_BATCH,
+        "train_sampling_strategy": "group_by_length",
+    },
+    # Ours: loss on the answer and its end-of-turn token only, our French prompt, a sampler that shuffles per
+    # step then groups by length inside it (same gradient, less padding, order a function of seed and epoch),
+    # over-long records whose answer would be cut dropped, no activation checkpointing (adapters on models that
+    # fit only pay time for it; `activation_checkpointing` is transformers 5's `gradient_checkpointing`).
+    "medinject": {
+        "loss_on": "answer", "prompt": "medinject", "over_long": "drop", "add_pad_token": None,
+        "global_batch_size": PAPER_GLOBAL_BATCH,
+        "train_sampling_strategy": "batch_rebalance", "activation_checkpointing": False,
+    },
+}
+DEFAULT_RECIPE = "medinject"
 
 # SFTConfig fields that medinject sets itself.
 MANAGED = {
@@ -82,8 +100,21 @@ class TrainConfig(BaseModel):
     data: list[Path] = Field(min_length=1, description="Training record files (one mix).")
     eval_data: list[Path] = Field(default_factory=list, description="Validation record files: eval loss each epoch.")
     output_dir: Path
+    recipe: Literal["paper", "medinject"] = Field(
+        DEFAULT_RECIPE, description="Named defaults: 'paper' (the authors' procedure) or 'medinject' (ours).")
     loss_on: Literal["answer", "all"] = Field(
-        "answer", description="'answer': the assistant answer and its end-of-turn token; 'all': the whole chat.")
+        "answer", description="'answer': the assistant answer and its end-of-turn token; 'all': every token of the "
+                              "rendered chat.")
+    prompt: Literal["paper", "medinject"] = Field(
+        "medinject", description="'paper': the record's verbatim messages, else the authors' rendering, no system "
+                                 "turn; 'medinject': our French template with its system turn.")
+    over_long: Literal["truncate", "drop"] = Field(
+        "drop", description="A chat longer than max_length: cut it there, or drop it when its answer would be cut.")
+    add_pad_token: str | None = Field(
+        None, description="Add this token as the pad token and resize the embeddings (the authors' '[PAD]').")
+    global_batch_size: int | None = Field(
+        PAPER_GLOBAL_BATCH, gt=0, description="Sequences per optimizer step over all processes: accumulation is "
+                                              "derived from it; null: use gradient_accumulation_steps as given.")
     chat_template: Path | None = Field(None, description="Jinja chat template for a model that has none.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Base weights dtype; auto: bfloat16 when bf16 is on, else float32.")
@@ -111,9 +142,14 @@ class TrainConfig(BaseModel):
     def _defaults(cls, values: Any) -> Any:
         if not isinstance(values, dict):
             return values
-        defaults = dict(TRAINER_DEFAULTS)
+        recipe = values.get("recipe") or DEFAULT_RECIPE
+        if recipe not in RECIPES:
+            raise ValueError(f"recipe: unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+        defaults = {**TRAINER_DEFAULTS, **RECIPES[recipe]}
         if "gradient_checkpointing" in values:  # the deprecated alias, if given, must not lose to our default
-            defaults.pop("activation_checkpointing")
+            defaults.pop("activation_checkpointing", None)
+        if "gradient_accumulation_steps" in values and "global_batch_size" not in values:
+            defaults["global_batch_size"] = None  # accumulation given, and the global size only defaulted
         values = {**defaults, **values}
         adapter = values.get("adapter") or {}
         if not isinstance(adapter, dict):
@@ -127,12 +163,54 @@ class TrainConfig(BaseModel):
         for key, value in list(extra.items()):
             extra[key] = _check_field("sft", key, value)
         self.adapter = {k: _check_field("lora", k, v, prefix="adapter.") for k, v in self.adapter.items()}
+        if self.global_batch_size is not None:
+            if "gradient_accumulation_steps" in extra:
+                raise ValueError(f"gradient_accumulation_steps: set with global_batch_size={self.global_batch_size}, "
+                                 "which derives it; give one of them (global_batch_size=null keeps yours)")
+            per_device = extra.get("per_device_train_batch_size", 8)
+            if self.global_batch_size % per_device:
+                raise ValueError(f"global_batch_size: {self.global_batch_size} is not a multiple of "
+                                 f"per_device_train_batch_size={per_device}")
         return self
+
+    def accumulation(self, world_size: int) -> int:
+        """Gradient accumulation steps at `world_size` processes (derived from global_batch_size when set)."""
+        args = self.trainer_args
+        if self.global_batch_size is None:
+            return int(args.get("gradient_accumulation_steps", 1))
+        return accumulation_steps(self.global_batch_size, args.get("per_device_train_batch_size", 8), world_size)
 
     @property
     def trainer_args(self) -> dict[str, Any]:
         """The `SFTConfig` keyword arguments given or defaulted (before medinject's own settings)."""
         return dict(self.__pydantic_extra__ or {})
+
+
+def accumulation_steps(global_batch: int, per_device: int, world_size: int) -> int:
+    """Accumulation giving exactly `global_batch` sequences per optimizer step, or a one-line error."""
+    per_step = per_device * world_size
+    if global_batch % per_step:
+        fits = [b for b in range(1, per_device + 1) if global_batch % (b * world_size) == 0]
+        raise InputError(None, f"{global_batch} sequences per step cannot be split into {world_size} process(es) "
+                               f"x per_device_train_batch_size={per_device} x an integer accumulation; a "
+                               f"per-device batch of {fits[-1] if fits else 1} fits", field="global_batch_size")
+    return global_batch // per_step
+
+
+def describe_recipe(values: dict[str, Any]) -> str:
+    """One line for a plan: recipe, adapter, length, batch (values: a training config's raw settings)."""
+    recipe = values.get("recipe") or DEFAULT_RECIPE
+    r = {**TRAINER_DEFAULTS, **RECIPES.get(recipe, {}), **values}
+    if "gradient_accumulation_steps" in values and "global_batch_size" not in values:
+        r["global_batch_size"] = None
+    a = {**ADAPTER_DEFAULTS, **(r.get("adapter") or {})}
+    kind = "DoRA" if a.get("use_dora") else "LoRA"
+    steps = f"{r['max_steps']} steps" if r.get("max_steps", -1) not in (-1, None) else f"{r['num_train_epochs']} epochs"
+    per = r["per_device_train_batch_size"]
+    batch = (f"{r['global_batch_size']} sequences/step ({per} per device)" if r.get("global_batch_size")
+             else f"batch {per}x{r.get('gradient_accumulation_steps', 1)} per device")
+    return (f"{recipe} recipe ({r['loss_on']} loss), {kind} r{a.get('r')}, {steps}, {batch}, "
+            f"lr {r['learning_rate']}")
 
 
 def require_train_extra() -> None:

@@ -1,7 +1,8 @@
-"""Records to token ids and loss labels, through the project's prompts and the model's own chat template.
+"""Records to chats, token ids and loss labels, through the model's own chat template (`medinject.chat.render`).
 
-We tokenize here rather than let TRL do it so that the label mask is exact whatever the template:
-the answer tokens and the end-of-turn token that closes them, nothing of the prompt, nothing after.
+We tokenize here rather than let TRL do it so that the label mask is exact whatever the template: every token
+of the rendered chat (the paper's loss), or the answer tokens and the end-of-turn token that closes them,
+nothing of the prompt, nothing after (ours).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..chat import render, require_template
 from ..errors import InputError, MedinjectError
 from ..io import read_records, sha256_file
 from ..prompts import assistant_text, to_messages
@@ -25,6 +27,8 @@ class Encoded:
     rows: list[dict[str, list[int]]]
     dropped_too_long: list[str] = field(default_factory=list)
     truncated: int = 0
+    answer_cut: int = 0  # truncated records whose answer lost tokens (over_long 'truncate' only)
+    folded_system: int = 0  # chats whose system turn was folded into the user turn (a template refusing it)
 
     @property
     def label_tokens(self) -> int:
@@ -61,7 +65,48 @@ def counts(records: list[Record]) -> dict[str, dict[str, int]]:
     }
 
 
+# ---------------------------------------------------------------- chats ----
+
+PAPER_OPTIONS_HEAD = "Choix de réponses :"
+
+
+def _paper_user_text(record: Record) -> str:
+    """The authors' rendering: the question, a `Choix de réponses :` line, then `(A) text` lines."""
+    parts = [p for p in (record.instruction, record.context, record.question) if p]
+    text = "\n\n".join(parts)
+    if record.is_choice:
+        text += f"\n{PAPER_OPTIONS_HEAD}\n" + "\n".join(f"({k}) {v}" for k, v in record.options.items())
+    return text
+
+
+def verbatim_messages(record: Record) -> list[dict[str, str]] | None:
+    """The chat as the source gave it (`meta.messages`, kept by the MedInjection-FR importer), if any."""
+    msgs = record.meta.get("messages")
+    if isinstance(msgs, list) and msgs and all(isinstance(m, dict) and "role" in m for m in msgs):
+        return [{"role": m["role"], "content": m.get("content", "")} for m in msgs]
+    return None
+
+
+def chat_messages(record: Record, prompt: str = "medinject") -> list[dict[str, str]]:
+    """The training chat of a record (user turn(s) and the assistant answer).
+
+    'paper': the record's verbatim messages when it has them, else the authors' rendering; no system turn.
+    'medinject': our French template (`medinject.prompts.to_messages`), system turn included.
+    """
+    if prompt == "medinject":
+        return to_messages(record, with_answer=True)
+    msgs = verbatim_messages(record)
+    if msgs is None:
+        msgs = [{"role": "user", "content": _paper_user_text(record)}]
+    if not any(m["role"] == "assistant" for m in msgs):
+        msgs.append({"role": "assistant", "content": assistant_text(record)})
+    return msgs
+
+
 # ------------------------------------------------------------ templates ----
+
+TEMPLATE_OPTION = "chat_template=FILE.jinja"
+
 
 def ensure_chat_template(tokenizer, template_file: str | Path | None) -> None:
     """Use `template_file` if given, else the tokenizer's own; error when there is neither."""
@@ -71,10 +116,7 @@ def ensure_chat_template(tokenizer, template_file: str | Path | None) -> None:
             tokenizer.chat_template = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise InputError(path, "chat template file not found", field="chat_template") from None
-        return
-    if not getattr(tokenizer, "chat_template", None):
-        raise MedinjectError(
-            f"the model {tokenizer.name_or_path!r} has no chat template; give one with chat_template=FILE.jinja")
+    require_template(tokenizer, TEMPLATE_OPTION)
 
 
 def _ids(encoded) -> list[int]:
@@ -82,11 +124,17 @@ def _ids(encoded) -> list[int]:
     return list(ids)
 
 
-def _locate_answer(record: Record, tokenizer) -> tuple[list[int], int, int]:
-    """The chat's token ids and the [start, end) span of the answer with its end-of-turn token."""
-    messages = to_messages(record, with_answer=True)
-    prompt = _ids(tokenizer.apply_chat_template(messages[:-1], tokenize=True, add_generation_prompt=True))
-    full = _ids(tokenizer.apply_chat_template(messages, tokenize=True))
+def _render_ids(tokenizer, messages: list[dict], **kw) -> tuple[list[int], bool]:
+    """Token ids of the chat as the template writes it (its text tokenized without adding special tokens,
+    since the template places its own), and whether a refused system turn was folded."""
+    text, folded = render(tokenizer, messages, option=TEMPLATE_OPTION, tokenize=False, **kw)
+    return _ids(tokenizer(text, add_special_tokens=False)), folded
+
+
+def _locate_answer(messages: list[dict], tokenizer, record: Record) -> tuple[list[int], int, int, bool]:
+    """The chat's token ids, the [start, end) span of the answer with its end-of-turn token, and `folded`."""
+    prompt, _ = _render_ids(tokenizer, messages[:-1], add_generation_prompt=True)
+    full, folded = _render_ids(tokenizer, messages)
     if full[:len(prompt)] != prompt:
         raise MedinjectError(
             "the chat template renders the prompt differently once the answer is added, so the answer tokens "
@@ -95,16 +143,18 @@ def _locate_answer(record: Record, tokenizer) -> tuple[list[int], int, int]:
     special = set(tokenizer.all_special_ids)
     # The answer ends with the first special token (the end-of-turn marker), which the model must learn to emit.
     end = next((i + 1 for i, t in enumerate(completion) if t in special), len(completion))
-    if assistant_text(record).strip() not in tokenizer.decode(completion[:end], skip_special_tokens=True):
+    answer = messages[-1]["content"].strip()
+    if answer not in tokenizer.decode(completion[:end], skip_special_tokens=True):
         raise MedinjectError(f"the chat template does not place the answer right after the generation prompt "
                              f"(record {record.id}); cannot build the answer-only loss mask")
-    return full, len(prompt), len(prompt) + end
+    return full, len(prompt), len(prompt) + end, folded
 
 
-def encode_record(record: Record, tokenizer, *, loss_on: str = "answer") -> dict[str, list[int]]:
+def encode_record(record: Record, tokenizer, *, loss_on: str = "answer", prompt: str = "medinject"
+                  ) -> dict[str, list[int]]:
     """`input_ids` of the whole chat and `labels` (-100 where no loss is taken)."""
-    full, start, end = _locate_answer(record, tokenizer)
-    return {"input_ids": full, "labels": _labels(full, start, end, loss_on)}
+    enc = encode([record], tokenizer, loss_on=loss_on, prompt=prompt)
+    return enc.rows[0]
 
 
 def _labels(full: list[int], start: int, end: int, loss_on: str) -> list[int]:
@@ -113,17 +163,28 @@ def _labels(full: list[int], start: int, end: int, loss_on: str) -> list[int]:
     return [IGNORE] * start + full[start:end] + [IGNORE] * (len(full) - end)
 
 
-def encode(records: list[Record], tokenizer, *, loss_on: str = "answer", max_length: int | None = None) -> Encoded:
-    """Encode records; cut over-long chats at `max_length`, dropping those whose answer would not fit whole."""
+def encode(records: list[Record], tokenizer, *, loss_on: str = "answer", max_length: int | None = None,
+           over_long: str = "drop", prompt: str = "medinject") -> Encoded:
+    """Encode records. A chat longer than `max_length` is cut there ('truncate'), or, with 'drop', dropped when
+    its answer would not fit whole (a cut that spares the answer is kept)."""
     from tqdm.auto import tqdm
 
     out = Encoded(rows=[])
     for r in tqdm(records, desc="tokenize", unit="rec", disable=len(records) < 2000, leave=False):
-        full, start, end = _locate_answer(r, tokenizer)
+        messages = chat_messages(r, prompt)
+        if loss_on == "all" and over_long == "truncate":
+            # Every token of the rendered chat: nothing to locate, so any template will do.
+            full, folded = _render_ids(tokenizer, messages)
+            start, end = 0, len(full)
+        else:
+            full, start, end, folded = _locate_answer(messages, tokenizer, r)
+        out.folded_system += folded
         if max_length is not None and len(full) > max_length:
             if end > max_length:
-                out.dropped_too_long.append(r.id)
-                continue
+                if over_long == "drop":
+                    out.dropped_too_long.append(r.id)
+                    continue
+                out.answer_cut += 1
             out.truncated += 1
         cut = slice(None, max_length)
         out.rows.append({"input_ids": full[cut], "labels": _labels(full, start, end, loss_on)[cut]})

@@ -89,7 +89,11 @@ def model_card(manifest: dict[str, Any]) -> str:
                  f"final eval loss on answer tokens **{_fmt(manifest['results'].get('eval_loss'))}**."
                  if evals else "No validation set was given.")
     loss_on = ("the assistant answer and its end-of-turn token only" if cfg["loss_on"] == "answer"
-               else "every token of the chat (system, question and answer)")
+               else "every non-padding token of the rendered chat")
+    recipe = manifest.get("recipe") or {}
+    batch = manifest.get("batch") or {"per_device_train_batch_size": tr.get("per_device_train_batch_size"),
+                                      "gradient_accumulation_steps": tr.get("gradient_accumulation_steps"),
+                                      "sequences_per_step": manifest["effective_batch"]}
     return f"""---
 library_name: peft
 base_model: {cfg['model']}
@@ -113,11 +117,13 @@ Research use only: **not for clinical or diagnostic use**.
 {eval_line}
 
 ## Recipe
+Recipe `{cfg.get('recipe', 'medinject')}` (prompt `{recipe.get('prompt', cfg.get('prompt'))}`, over-long chats
+{'truncated' if recipe.get('over_long', cfg.get('over_long')) == 'truncate' else 'dropped when the answer is cut'}).
 TRL `SFTTrainer`, PEFT {method}: rank {ad['r']}, alpha {ad['lora_alpha']}, dropout {ad['lora_dropout']}, on
 {', '.join(ad['target_modules']) if isinstance(ad['target_modules'], list) else ad['target_modules']}.
 Loss on {loss_on}. Epochs {tr.get('num_train_epochs')} (max steps {tr.get('max_steps', -1)}), per-device batch
-{tr.get('per_device_train_batch_size')} × accumulation {tr.get('gradient_accumulation_steps')}
-× {manifest['world_size']} process(es) = {manifest['effective_batch']} sequences per step;
+{batch['per_device_train_batch_size']} × accumulation {batch['gradient_accumulation_steps']}
+× {manifest['world_size']} process(es) = {batch['sequences_per_step']} sequences per step;
 learning rate {tr.get('learning_rate')}, {tr.get('lr_scheduler_type')} schedule, warm-up {tr.get('warmup_steps')};
 max length {tr.get('max_length')}; bf16 {tr.get('bf16')}; seed {tr.get('seed')}.
 

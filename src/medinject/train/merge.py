@@ -27,13 +27,38 @@ def adapter_base(adapter_dir: Path) -> str:
     return base
 
 
+def adapter_vocab_rows(adapter_dir: str | Path) -> int | None:
+    """Rows of the embedding matrix an adapter saved with itself (a run that added a pad token), else None."""
+    weights = Path(adapter_dir) / "adapter_model.safetensors"
+    if not weights.exists():
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as f:
+        for key in f.keys():
+            if key.endswith("embed_tokens.weight"):
+                return int(f.get_slice(key).get_shape()[0])
+    return None
+
+
+def attach_adapter(model, adapter_dir: str | Path):
+    """`PeftModel.from_pretrained(model, adapter_dir)`, first resizing the base embeddings when the adapter was
+    trained with an added token (the paper recipe's pad token) and saved its embeddings."""
+    from peft import PeftModel
+
+    rows = adapter_vocab_rows(adapter_dir)
+    if rows is not None and rows != model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(rows)
+    return PeftModel.from_pretrained(model, str(adapter_dir))
+
+
 def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None = None,
                   dtype: str = "auto") -> Path:
     """Write base model + adapter, merged, to `out` (with the adapter's tokenizer). Refuses a non-empty `out`."""
     import torch
 
     try:
-        from peft import PeftModel
+        import peft  # noqa: F401
     except ImportError:
         raise InputError(None, "merging needs peft: pip install 'medinject[train]'") from None
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -50,7 +75,7 @@ def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None 
     except (OSError, ValueError) as e:
         raise InputError(None, f"cannot load the base model {base!r} ({str(e).splitlines()[0]})",
                          field="base") from None
-    model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    model = attach_adapter(model, adapter_dir).merge_and_unload()
     tokenizer_src = adapter_dir if (adapter_dir / "tokenizer_config.json").exists() else base
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_src))
     # Build beside the target and rename, so a failure never leaves a half-written model.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -95,7 +96,20 @@ def load_tokenizer(cfg: TrainConfig):
         raise InputError(None, f"cannot load a tokenizer from {cfg.model!r} ({str(e).splitlines()[0]})",
                          field="model") from None
     ensure_chat_template(tokenizer, cfg.chat_template)
+    if cfg.add_pad_token:
+        # The authors' handling: a pad token of its own (never a real token of the text), right padding.
+        tokenizer.add_special_tokens({"pad_token": cfg.add_pad_token})
+        tokenizer.padding_side = "right"
     return tokenizer
+
+
+def fit_embeddings(model, tokenizer) -> dict[str, int] | None:
+    """Resize the embeddings to the tokenizer (after an added pad token), as the authors did."""
+    before = model.get_input_embeddings().weight.shape[0]
+    if before == len(tokenizer):
+        return None
+    model.resize_token_embeddings(len(tokenizer))
+    return {"rows_before": int(before), "rows_after": len(tokenizer)}
 
 
 def load_model(cfg: TrainConfig, dtype):
@@ -138,26 +152,48 @@ def check_target_modules(modules: dict[str, str], targets) -> None:
                                f"(its linear layers: {', '.join(linear)})", field="adapter.target_modules")
 
 
-def sft_arguments(cfg: TrainConfig, *, bf16: bool, has_eval: bool):
+def world_size_from_env() -> int:
+    """Processes of the launch (torchrun and accelerate set WORLD_SIZE); 1 for a plain run."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def sft_arguments(cfg: TrainConfig, *, bf16: bool, has_eval: bool, world_size: int | None = None):
     from trl import SFTConfig
 
+    world = world_size_from_env() if world_size is None else world_size
     kw = cfg.trainer_args
     kw.update(output_dir=str(cfg.output_dir), bf16=bf16, include_num_input_tokens_seen="non_padding",
-              disable_tqdm=True)
+              disable_tqdm=True, gradient_accumulation_steps=cfg.accumulation(world))
     kw.pop("model_init_kwargs", None)  # used by load_model; the trainer gets a loaded model
     if has_eval:
         kw.setdefault("eval_strategy", "epoch")
     elif kw.get("eval_strategy", "no") != "no":
         raise InputError(None, "an eval_strategy needs validation data: set eval_data", field="eval_strategy")
     try:
-        return SFTConfig(**kw)
+        args = SFTConfig(**kw)
     except (ValueError, TypeError) as e:
         raise InputError(None, f"invalid trainer settings: {str(e).strip().splitlines()[0]}") from None
+    if world_size is None and args.world_size != world and cfg.global_batch_size is not None:
+        # a launcher that does not set WORLD_SIZE: derive the accumulation from the Trainer's own count
+        return sft_arguments(cfg, bf16=bf16, has_eval=has_eval, world_size=args.world_size)
+    return args
 
 
-def _encode_split(records, tokenizer, cfg: TrainConfig, loss_on: str, what: str):
+def batch_plan(cfg: TrainConfig, args) -> dict[str, Any]:
+    """How the sequences per optimizer step come about, for the manifest."""
+    return {"sequences_per_step": args.per_device_train_batch_size * args.gradient_accumulation_steps
+            * args.world_size, "per_device_train_batch_size": args.per_device_train_batch_size,
+            "gradient_accumulation_steps": args.gradient_accumulation_steps, "world_size": args.world_size,
+            "accumulation": "derived from global_batch_size" if cfg.global_batch_size is not None else "as given",
+            "global_batch_size": cfg.global_batch_size}
+
+
+def _encode_split(records, tokenizer, cfg: TrainConfig, loss_on: str, what: str, over_long: str):
     max_length = cfg.trainer_args.get("max_length")
-    enc = encode(records, tokenizer, loss_on=loss_on, max_length=max_length)
+    enc = encode(records, tokenizer, loss_on=loss_on, max_length=max_length, over_long=over_long, prompt=cfg.prompt)
     if not enc.rows:
         raise MedinjectError(f"{what}: no record fits max_length={max_length} with its whole answer")
     return enc
@@ -194,11 +230,13 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
     bf16, dtype = _precision(cfg)
     tokenizer = load_tokenizer(cfg)
     check_target_modules(module_names(cfg), cfg.adapter.get("target_modules"))
-    train_enc = _encode_split(train_records, tokenizer, cfg, cfg.loss_on, "data")
-    # Eval loss is always taken on the answer tokens, so that runs with either loss_on compare.
-    eval_enc = _encode_split(eval_records, tokenizer, cfg, "answer", "eval_data") if eval_records else None
+    train_enc = _encode_split(train_records, tokenizer, cfg, cfg.loss_on, "data", cfg.over_long)
+    # Eval loss is always taken on whole answer tokens, so that runs of either recipe compare.
+    eval_enc = (_encode_split(eval_records, tokenizer, cfg, "answer", "eval_data", "drop")
+                if eval_records else None)
     args = sft_arguments(cfg, bf16=bf16, has_eval=eval_enc is not None)
     model = load_model(cfg, dtype)
+    resized = fit_embeddings(model, tokenizer) if cfg.add_pad_token else None
     try:
         peft_config = LoraConfig(**cfg.adapter)
     except (ValueError, TypeError) as e:
@@ -233,14 +271,20 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
             "sft_config": json.loads(args.to_json_string()),
             "data": {
                 "train": {"files": train_files, "counts": counts(train_records), "encoded": len(train_enc.rows),
-                          "truncated": train_enc.truncated, "dropped_too_long": train_enc.dropped_too_long,
+                          "truncated": train_enc.truncated, "answer_cut": train_enc.answer_cut,
+                          "dropped_too_long": train_enc.dropped_too_long, "system_folded": train_enc.folded_system,
                           "label_tokens": train_enc.label_tokens, "tokens": train_enc.tokens},
                 **({"eval": {"files": eval_files, "counts": counts(eval_records), "encoded": len(eval_enc.rows),
                              "dropped_too_long": eval_enc.dropped_too_long}} if eval_enc else {}),
             },
+            "recipe": {"name": cfg.recipe, "loss_on": cfg.loss_on, "prompt": cfg.prompt, "over_long": cfg.over_long,
+                       "pad_token": tokenizer.pad_token, "added_pad_token": cfg.add_pad_token,
+                       "padding_side": tokenizer.padding_side, "embeddings_resized": resized,
+                       "train_sampling_strategy": args.train_sampling_strategy},
             "loss_on": cfg.loss_on,
             "eval_loss_on": "answer",
             "world_size": args.world_size,
+            "batch": batch_plan(cfg, args),
             "effective_batch": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size,
             "resumed_from": str(checkpoint) if checkpoint else None,
             "versions": package_versions(),
@@ -260,7 +304,7 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
             },
             "loss_curves": curves,
         }
-        plot_losses(curves, cfg.output_dir / "loss.png", f"{cfg.model} · {cfg.loss_on} loss")
+        plot_losses(curves, cfg.output_dir / "loss.png", f"{cfg.model} · {cfg.recipe} recipe, {cfg.loss_on} loss")
         write_text(cfg.output_dir / "config.yaml", config_to_yaml(cfg))
         write_model_card(cfg.output_dir, manifest)
         write_manifest(cfg.output_dir, manifest)  # last: its presence marks the run finished
