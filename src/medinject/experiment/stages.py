@@ -282,4 +282,5 @@ def results_index(inputs: dict[str, Path]) -> dict:
         "agreement": str(inputs["agreement"]) if "agreement" in inputs else None,
         "mix": str(inputs["mix"]) if "mix" in inputs else None,
         "curate": str(inputs["curate"]) if "curate" in inputs else None,
+        "generated": {n: str(p) for n, p in inputs.items() if n.startswith(("translate/", "synthesize/"))},
     }
