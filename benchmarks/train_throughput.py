@@ -1,6 +1,7 @@
 """Training throughput and answer loss: the `paper` recipe against the `medinject` recipe, and DoRA against LoRA.
 
-Trains, in one process, the same small toy model (`--size small`) on the same 400 FrenchMedMCQA train records
+Trains, in one process, the same model (default: the small toy model; `--model real`: SmolLM2-135M-Instruct;
+see benchmarks/bench_models.py) on the same 400 FrenchMedMCQA train records
 for the same number of optimizer steps and sequences per step:
   1. paper: the authors' recipe (configs/train/paper.yaml: whole-chat loss, their prompt, added pad token,
      length grouping, TRL's activation checkpointing), DoRA;
@@ -11,7 +12,8 @@ mean NLL over the answer tokens (answer + end-of-turn) of held-out FrenchMedMCQA
 prompt it was trained with. `--ablations` adds one run per difference of (2) from (1) turned back on its own
 (prompt, loss scope, sampler, checkpointing, pad token) and DoRA without dropout.
 
-    .venv/bin/python benchmarks/train_throughput.py [--steps 6] [--threads 1] [--clock cpu] [--repeats 1] [--ablations]
+    .venv/bin/python benchmarks/train_throughput.py [--model toy|real|DIR] [--steps 6] [--threads 1] [--clock cpu]
+        [--repeats 1] [--ablations]
 
 Last line: tokens_per_s_ratio=X dora_over_lora=Y eval_loss_paper=A eval_loss_medinject=B
 (X = tokens/s(2) / tokens/s(1), Y = step time(2) / step time(3), A and B the answer-token eval losses).
@@ -24,11 +26,15 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_models  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEDINJECT_SHARED", REPO.parent / "shared")) / "data" / "frenchmedmcqa"
@@ -117,19 +123,20 @@ def bench(work: Path, argv: list[str] | None) -> None:
     ap.add_argument("--repeats", type=int, default=1, help="runs per configuration, interleaved; the fastest counts")
     ap.add_argument("--eval-records", type=int, default=64)
     ap.add_argument("--ablations", action="store_true", help="also time each default choice on its own")
+    ap.add_argument("--model", default="toy", help=f"model: {bench_models.CHOICES} (default: toy)")
+    ap.add_argument("--max-length", type=int, default=1024, help="longest sequence in tokens")
     args = ap.parse_args(argv)
 
     import torch
 
     from medinject.io import write_records
-    from medinject.toymodel import build_toy_model
 
     torch.set_num_threads(args.threads)
-    model_dir = build_toy_model(work / "model", size="small")
+    model_dir = bench_models.model_dir(args.model, work)
     train_recs, eval_recs = records(400, args.eval_records)
     data = work / "train.jsonl"
     write_records(data, train_recs)
-    max_length = 1024
+    max_length = args.max_length
     base = dict(max_steps=args.steps, per_device_train_batch_size=args.batch,
                 global_batch_size=args.batch * args.accum, learning_rate=1e-3, warmup_steps=0, max_length=max_length,
                 logging_steps=1, save_strategy="no", seed=42, adapter={"use_dora": True})
@@ -156,8 +163,9 @@ def bench(work: Path, argv: list[str] | None) -> None:
     runs = [best(v, args.clock) for v in done.values()]
     for r in runs[:2]:
         r["eval_loss"] = answer_loss(model_dir, r["out"], eval_recs, max_length, r["prompt"])
-    print(f"\ntoy model 'small', {len(train_recs)} FrenchMedMCQA train records, {args.steps} optimizer steps of "
-          f"{args.batch} x {args.accum} sequences, torch threads {args.threads}, {args.clock} clock, "
+    print(f"\n{bench_models.label(args.model)}, {len(train_recs)} FrenchMedMCQA train records, {args.steps} "
+          f"optimizer steps of {args.batch} x {args.accum} sequences, torch threads {args.threads}, "
+          f"{args.clock} clock, "
           f"best of {args.repeats}")
     print(f"{'configuration':<20} {'tokens':>7} {'wall s':>7} {'cpu s':>7} {'s/step':>7} {'tokens/s':>9} "
           f"{'vs (2)':>7} {'eval loss':>9}")

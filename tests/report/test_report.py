@@ -193,3 +193,21 @@ def test_cli_report_from_a_folder_of_evaluations(stage_outputs, run_cli, tmp_pat
     assert (tmp_path / "r" / "report.html").exists() and "2 plots" in out  # no judge here
     code, _, err = run_cli("report", tmp_path / "empty-nothing", "-o", tmp_path / "r2")
     assert code == 2 and "no results here" in err
+
+
+def test_translation_and_synthesis_losses_are_counted_by_reason(stage_outputs, tmp_path):
+    index, _, _ = stage_outputs
+    jobs = {}
+    for name, accepted, by in (("translate/medqa-fr", 1, {"invalid_json": 14, "not_french": 1}),
+                               ("synthesize/e3c", 3, {"invalid_json": 5})):
+        d = tmp_path / name
+        d.mkdir(parents=True)
+        (d / "records.summary.json").write_text(json.dumps({
+            "items": accepted + sum(by.values()), "accepted": accepted, "records": accepted,
+            "rejected": sum(by.values()), "rejected_by_reason": by}))
+        jobs[name] = str(d)
+    build_report({**index, "generated": jobs}, tmp_path / "report", n_boot=200)
+    rows = {r["job"]: r for r in _csv(tmp_path / "report" / "generation_losses.csv")}
+    assert rows["translate/medqa-fr"]["rejected"] == "15" and rows["translate/medqa-fr"]["invalid_json"] == "14"
+    assert rows["synthesize/e3c"]["not_french"] == "0" and rows["synthesize/e3c"]["accepted"] == "3"
+    assert "Translation and synthesis losses" in (tmp_path / "report" / "report.md").read_text()

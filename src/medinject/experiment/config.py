@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, ValidationError, field_validator
 
 from ..errors import InputError, first_validation_problem
-from ..records import Origin
+from ..records import Origin, Task
 from .yamlload import LineDict, apply_overrides, line_of, load_yaml
 
 PASSAGE_FORMATS = {"e3c", "morfitt", "passages"}  # sources that hold passages, not records
@@ -44,6 +44,7 @@ class Source(Named):
     lang: str | None = None
     mapping: str | dict[str, Any] | None = None  # generic importer field mapping
     limit: PositiveInt | None = None  # keep the first N items (quick runs)
+    tasks: list[Task] | None = None  # keep only records of these tasks (e.g. [oeq]); applied before limit
 
 
 

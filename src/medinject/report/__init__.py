@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, MedinjectError
-from .data import agreement_tables, composition_tables, curation_tables, judge_scores, judge_table, read_json
+from .data import (
+    agreement_tables,
+    composition_tables,
+    curation_tables,
+    generation_table,
+    judge_scores,
+    judge_table,
+    read_json,
+)
 from .evaluation import Evaluation, bias_table, main_tables, open_table, wide_table
 from .plots import bars_with_intervals, grouped_bars
 from .render import Section, write_all
@@ -39,7 +47,8 @@ def load_index(results: str | Path) -> dict[str, Any]:
 
         return {"evaluations": {n.split("/", 1)[1]: where(n) for n in nodes if n.startswith("evaluate/")},
                 "judge": where("judge"), "agreement": where("agreement"), "mix": where("mix"),
-                "curate": where("curate")}
+                "curate": where("curate"),
+                "generated": {n: where(n) for n in nodes if n.startswith(("translate/", "synthesize/"))}}
     if results.is_dir():
         evals = {p.parent.name: str(p.parent) for p in sorted(results.glob("*/summary.json"))
                  if "results" in read_json(p)}
@@ -124,6 +133,10 @@ def build_report(index: dict[str, Any], out: str | Path, *, title: str = "medinj
         figs = [Path(shutil.copyfile(plot, out / "mix_composition.png"))] if plot.exists() else []
         sections.append(Section("Data composition of each mix", "", composition_tables(Path(index["mix"]), names),
                                 figs))
+    if index.get("generated"):
+        table = generation_table(index["generated"])
+        if table.rows:
+            sections.append(Section("Translation and synthesis losses", "", [table]))
     if index.get("curate"):
         sections.append(Section("Curation losses", "", curation_tables(Path(index["curate"]))))
     intro = (TOY_WARNING + " " if toy else "") + INTRO

@@ -51,6 +51,26 @@ def curation_tables(curate_dir: Path) -> list[Table]:
     return [losses, contam]
 
 
+def generation_table(stage_dirs: dict[str, str]) -> Table:
+    """What translation and synthesis kept and rejected, by reason, from each job's summary."""
+    rows, reasons = [], []
+    for name, d in stage_dirs.items():
+        found = sorted(Path(d).glob("*.summary.json"))
+        if not found:
+            continue
+        s = read_json(found[0])
+        by = s.get("rejected_by_reason") or {}
+        reasons += [r for r in by if r not in reasons]
+        rows.append({"job": name, "items": s.get("items"), "accepted": s.get("accepted"),
+                     "records": s.get("records"), "rejected": s.get("rejected"), **by})
+    for r in rows:
+        for reason in reasons:
+            r.setdefault(reason, 0)
+    return Table("generation_losses", ["job", "items", "accepted", "records", "rejected", *reasons], rows,
+                 note="Translation and synthesis outputs rejected by their checks, by reason (after one retry); "
+                      "the raw outputs are in each job's rejected file.")
+
+
 # ------------------------------------------------------------------ composition --
 
 def _manifest_counts(m: dict) -> tuple[int, dict[str, dict[str, int]]]:
