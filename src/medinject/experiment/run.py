@@ -33,8 +33,8 @@ OPTION_TARGETS = {
 }
 
 
-def _allowed_options(target: str, reserved: set[str]) -> dict[str, Any] | None:
-    """Option name -> its type (`Any` where the stage gives none), or None when the stage takes anything."""
+def _allowed_options(target: str, reserved: set[str]) -> tuple[dict[str, Any], bool] | None:
+    """(option name -> its type, `Any` where the stage gives none; whether other names pass too), or None."""
     import importlib
     import inspect
     import typing
@@ -45,14 +45,13 @@ def _allowed_options(target: str, reserved: set[str]) -> dict[str, Any] | None:
     except (ImportError, AttributeError):
         return None  # the stage is not installed: its own import error will say so when it runs
     params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return None
     try:
         hints = typing.get_type_hints(fn)
     except Exception:  # an annotation that does not resolve: check names only
         hints = {}
-    return {n: hints.get(n, Any) for n, p in params.items()
-            if p.kind is not inspect.Parameter.VAR_POSITIONAL and n not in reserved}
+    named = {n: hints.get(n, Any) for n, p in params.items()
+             if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD) and n not in reserved}
+    return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _option_problem(key: str, value: Any, hint: Any) -> str | None:
@@ -84,13 +83,14 @@ def _check_options(exp) -> None:
     for loc, options, stage in blocks:
         if not options:
             continue
-        allowed = _allowed_options(*OPTION_TARGETS[stage])
-        if allowed is None:
+        found = _allowed_options(*OPTION_TARGETS[stage])
+        if found is None:
             continue
+        allowed, takes_more = found
         for key, value in options.items():
-            if key not in allowed:
+            if key not in allowed and not takes_more:
                 raise error_at(exp, [*loc, key], f"unknown {stage} option; known: {', '.join(sorted(allowed))}")
-            problem = _option_problem(key, value, allowed[key])
+            problem = _option_problem(key, value, allowed.get(key, Any))
             if problem:
                 raise error_at(exp, [*loc, key], problem)
     for name, b in exp.backends.items():
