@@ -41,7 +41,8 @@ CASES = {
         "ingest {in}/m.jsonl -f medqa --origin native -o {out}/X.jsonl", ["line 2", "not UTF-8"]),
     "unknown format name": (
         {"m.jsonl": jsonl(OK_MEDQA)},
-        "ingest {in}/m.jsonl -f medqaa --origin native -o {out}/X.jsonl", ["unknown format 'medqaa'", "medqa"]),
+        "ingest {in}/m.jsonl -f medqaa --origin native -o {out}/X.jsonl",
+        ["'--format'", "'medqaa' is not one of", "'medqa'"]),
     "empty file": (
         {"m.jsonl": "\n\n"}, "ingest {in}/m.jsonl -f medqa --origin native -o {out}/X.jsonl", ["m.jsonl", "empty"]),
     "mcqu with two answers": (
@@ -134,11 +135,13 @@ CASES = {
         {"r.jsonl": jsonl(OK_RECORD, "[1, 2]")}, "export {in}/r.jsonl --to medinjection -o {out}/X.jsonl",
         ["line 2", "expected a JSON object"]),
     "unknown export layout": (
-        {"r.jsonl": jsonl(OK_RECORD)}, "export {in}/r.jsonl --to alpaca -o {out}/X.jsonl", ["unknown layout 'alpaca'"]),
+        {"r.jsonl": jsonl(OK_RECORD)}, "export {in}/r.jsonl --to alpaca -o {out}/X.jsonl",
+        ["'--to'", "'alpaca' is not one of 'medinjection', 'reference-eval'"]),
     "stats on a bad file": (
         {"r.jsonl": jsonl(OK_RECORD, {**OK_RECORD, "id": "r2", "options": {"A": "a"}})},
         "stats {in}/r.jsonl -o {out}/X.json", ["line 2", "record r2", "field 'options'"]),
-    "unknown toy-model size": ({}, "toy-model {out}/X --size huge", ["unknown toy-model size 'huge'"]),
+    "unknown toy-model size": (
+        {}, "toy-model {out}/X --size huge", ["'--size'", "'huge' is not one of 'tiny', 'small'"]),
 }
 
 

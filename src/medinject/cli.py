@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
 
+from . import __version__
 from .errors import MedinjectError
 
 app = typer.Typer(
@@ -34,9 +34,41 @@ COMMAND_MODULES = [
 ]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"medinject {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """French biomedical instruction data: ingest, translate, synthesize, curate, mix, train, evaluate, report."""
+
+
+_registered = False
+
+
 def _register() -> None:
+    global _registered
+    if _registered:
+        return
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
+    _registered = True
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _usage_message(e: typer.TyperException) -> str:
+    """`error: <message> (try 'medinject ingest --help')` on one line; the message names the option as typed."""
+    ctx = getattr(e, "ctx", None)
+    hint = f" (try '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"error: {_one_line(e.format_message()).replace('Value error, ', '')}{hint}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,12 +82,18 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # unreadable input, unwritable output, full disk: the user's to fix, not a bug
         print(f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         code = 2
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         code = e.exit_code
-    except click.ClickException as e:
-        e.show()
-        code = 2 if isinstance(e, click.UsageError) else e.exit_code
-    except click.exceptions.Abort:
+    # typer >= 0.26 vendors click: its usage errors are `typer.TyperException`s (exit_code 2), and catching
+    # `click` exceptions catches nothing. The class names below are not public API, hence the bound on typer.
+    except typer.TyperException as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare `medinject` or `medinject annotate`: the help
+            typer.echo(e.format_message())
+            code = 0
+        else:
+            print(_usage_message(e), file=sys.stderr)
+            code = e.exit_code if e.exit_code else 2
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         code = 130
     except KeyboardInterrupt:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from .cli_values import ExportLayout, FileKind
+
 SHOWN_PROBLEMS = 20
 
 
@@ -14,7 +16,7 @@ def register(app: typer.Typer) -> None:
     @app.command("validate")
     def validate_cmd(
         files: list[Path] = typer.Argument(..., help="Records or passages files (.jsonl, or .parquet records)."),
-        kind: str = typer.Option("auto", help="records, passages, or auto (from the first row)."),
+        kind: FileKind = typer.Option("auto", help="What the files hold; auto: from the first row."),
     ) -> None:
         """Check files whole; exit 2 listing every problem (the first 20 shown) if any."""
         from .validate import validate_file
@@ -59,7 +61,7 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_cmd(
         file: Path = typer.Argument(..., help="Records file (.jsonl or .parquet)."),
-        to: str = typer.Option(..., "--to", help="medinjection (hub layout), reference-eval, hf "
+        to: ExportLayout = typer.Option(..., "--to", help="medinjection (hub layout), reference-eval, hf "
                         "(datasets folder for push_to_hub) or lm-eval (task folder)."),
         out: Path = typer.Option(..., "-o", "--out", help="medinjection: .jsonl, .json or .parquet; "
                                  "reference-eval: .json or .jsonl; hf, lm-eval: a new folder."),

@@ -4,12 +4,14 @@ from pathlib import Path
 
 import typer
 
+from .cli_values import ToySize
+
 
 def register(app: typer.Typer) -> None:
     @app.command("toy-model")
     def toy_model(
         out: Path = typer.Argument(..., help="Folder to write the model and tokenizer to."),
-        size: str = typer.Option("tiny", help="tiny (~1M parameters, tests) or small (~20M, benchmarks)."),
+        size: ToySize = typer.Option("tiny", help="tiny (~1M parameters, tests) or small (~20M, benchmarks)."),
         seed: int = typer.Option(0, help="Seed of the random initialisation."),
     ) -> None:
         """Build a randomly initialised Qwen3-architecture model offline (its scores mean nothing)."""

@@ -7,12 +7,13 @@ from typing import Any
 
 import typer
 
+from .. import cli_values as v
 from . import BackendSpec
 
-BACKEND = typer.Option("openai", "--backend", help="openai (any OpenAI-compatible server), transformers or vllm.")
+BACKEND = typer.Option("openai", "--backend", help="openai: any OpenAI-compatible server.")
 MODEL = typer.Option(..., "--model", help="Model name at the server, or a local model folder.")
-BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 "
-                        "(default: the OpenAI API).")
+BASE_URL = typer.Option(None, "--base-url", callback=v.url, help="OpenAI-compatible server, e.g. "
+                        "http://127.0.0.1:8000/v1 (default: the OpenAI API).")
 API_KEY_ENV = typer.Option(None, "--api-key-env", help="Environment variable holding the API key "
                            "(default OPENAI_API_KEY for the OpenAI API, none for other servers).")
 CONCURRENCY = typer.Option(8, "--concurrency", min=1, help="Requests in flight at once (openai backend).")
@@ -20,10 +21,11 @@ CACHE = typer.Option(None, "--cache", help="Request cache file (SQLite; default 
                      "~/.cache/medinject/requests.sqlite), or 'off'.")
 PRICES = typer.Option(None, "--prices", help="YAML/JSON file: {model: {input: X, output: Y}} in $ per "
                       "million tokens, for cost accounting.")
-TIMEOUT = typer.Option(120.0, "--timeout", help="Seconds before a request counts as hung and is retried.")
-MAX_RETRIES = typer.Option(6, "--max-retries", help="Retries of a request on 429, 5xx, timeouts, dropped "
+TIMEOUT = typer.Option(120.0, "--timeout", callback=v.positive, help="Seconds before a request counts as hung "
+                       "and is retried.")
+MAX_RETRIES = typer.Option(6, "--max-retries", min=0, help="Retries of a request on 429, 5xx, timeouts, dropped "
                            "connections.")
-BATCH_SIZE = typer.Option(8, "--batch-size", help="Generation batch size (transformers backend).")
+BATCH_SIZE = typer.Option(8, "--batch-size", min=1, help="Generation batch size (transformers backend).")
 
 
 def load_prices(path: Path | None) -> dict[str, Any] | None:

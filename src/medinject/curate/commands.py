@@ -4,6 +4,8 @@ from pathlib import Path
 
 import typer
 
+from ..cli_values import BackendKind, url
+
 
 def parse_sets(items: list[str] | None) -> dict:
     """`key=value` pairs; values read as YAML (numbers, booleans, lists)."""
@@ -28,18 +30,20 @@ def register(app: typer.Typer) -> None:
                                  "report.json, report.md."),
         eval_files: list[Path] = typer.Option(None, "--eval", help="Evaluation records to decontaminate against "
                                               "(repeat the option for several files)."),
-        threshold: float = typer.Option(None, "--threshold", help="Near-duplicate Jaccard threshold (0.7)."),
-        shingle_size: int = typer.Option(None, "--shingle-size", help="Words per shingle (2)."),
+        threshold: float = typer.Option(None, "--threshold", min=0, max=1,
+                                        help="Near-duplicate Jaccard threshold (0.7)."),
+        shingle_size: int = typer.Option(None, "--shingle-size", min=1, help="Words per shingle (2)."),
         no_language: bool = typer.Option(False, "--no-language", help="Skip the language check."),
-        workers: int = typer.Option(None, "--workers", help="Processes for the first pass (default: up to 2)."),
+        workers: int = typer.Option(None, "--workers", min=1, help="Processes for the first pass (default: up to 2)."),
         sets: list[str] = typer.Option(None, "--set", help="Any other setting, key=value (e.g. num_perm=256, "
                                        "eval_ngram=10, max_chars={question: 2000}); repeatable."),
         judge_model: str = typer.Option(None, "--judge-model", help="Score translated and synthetic records "
                                         "with this LLM (1 to 5, stored in meta.quality)."),
-        judge_backend: str = typer.Option("openai", "--judge-backend", help="openai, transformers or vllm."),
-        judge_base_url: str = typer.Option(None, "--judge-base-url", help="OpenAI-compatible server URL."),
+        judge_backend: BackendKind = typer.Option("openai", "--judge-backend", help="Backend kind of the judge."),
+        judge_base_url: str = typer.Option(None, "--judge-base-url", callback=url,
+                                           help="OpenAI-compatible server URL."),
         judge_api_key_env: str = typer.Option(None, "--judge-api-key-env", help="Variable holding the API key."),
-        quality_threshold: float = typer.Option(None, "--quality-threshold", help="Reject judged records "
+        quality_threshold: float = typer.Option(None, "--quality-threshold", min=1, max=5, help="Reject judged records "
                                                 "scoring below this (1 to 5)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
     ) -> None:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import typer
 
+from .. import cli_values as v
+
 
 def _print(renderable) -> None:
     from rich.console import Console
@@ -18,23 +20,25 @@ def register(app: typer.Typer) -> None:
         data: list[Path] = typer.Option(..., "--data", "-d", help="Record file(s), .jsonl or .parquet (repeat)."),
         out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
         adapter: str = typer.Option(None, help="PEFT adapter folder to load onto the model."),
-        mode: str = typer.Option("fast", help="paper: the reference procedure exactly; fast: the same "
+        mode: v.EvalMode = typer.Option("fast", help="paper: the reference procedure exactly; fast: the same "
                                  "predictions sooner."),
-        modes: str = typer.Option("constrained,greedy", help="Decoding modes for multiple choice."),
-        permute: int = typer.Option(0, help="K seeded random option orders per multiple-choice item."),
+        modes: str = typer.Option("constrained,greedy", callback=v.comma_list(v.DECODING_MODES),
+                                  help="Decoding modes for multiple choice: constrained, greedy."),
+        permute: int = typer.Option(0, min=0, help="K seeded random option orders per multiple-choice item."),
         circular: bool = typer.Option(False, "--circular", help="Also evaluate every cyclic rotation of the options."),
         seed: int = typer.Option(0, help="Seed for permutations and bootstrap intervals."),
-        batch_size: int = typer.Option(16, help="Prompts per forward pass."),
-        max_new_tokens: int = typer.Option(512, help="Token limit of open-ended answers."),
+        batch_size: int = typer.Option(16, min=1, help="Prompts per forward pass."),
+        max_new_tokens: int = typer.Option(512, min=1, help="Token limit of open-ended answers."),
         bertscore_model: str = typer.Option("bert-base-multilingual-cased", help="BERTScore encoder (hub id or "
                                             "folder), or 'none'."),
-        bertscore_layers: int = typer.Option(None, help="Encoder layer for BERTScore (default: bert-score's "
+        bertscore_layers: int = typer.Option(None, min=1, help="Encoder layer for BERTScore (default: bert-score's "
                                              "choice, or the last layer)."),
-        n_boot: int = typer.Option(1000, help="Bootstrap resamples per interval."),
-        device: str = typer.Option(None, help="cpu, cuda, cuda:1... (default: cuda when available)."),
-        dtype: str = typer.Option("auto", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16, float16."),
-        limit: int = typer.Option(None, help="Only the first N records of each file."),
-        engine: str = typer.Option("transformers", help="transformers, or vllm (GPU, extra 'vllm')."),
+        n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples per interval."),
+        device: str = typer.Option(None, callback=v.device, help="cpu, cuda, cuda:1... or auto (cuda when "
+                                    "available, the default)."),
+        dtype: v.Dtype = typer.Option("auto", help="auto: bfloat16 on GPU, float32 on CPU."),
+        limit: int = typer.Option(None, min=1, help="Only the first N records of each file."),
+        engine: v.Engine = typer.Option("transformers", help="vllm: GPU, extra 'vllm'."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
         """Score a causal LM on record files: multiple choice (constrained and greedy) and open-ended answers."""
@@ -60,9 +64,9 @@ def register(app: typer.Typer) -> None:
                                            "lm-eval --log_samples file (samples_*.jsonl)."),
         out: Path = typer.Option(None, "-o", "--out", help="Write the summary JSON here."),
         seed: int = typer.Option(0, help="Seed for bootstrap intervals."),
-        n_boot: int = typer.Option(1000, help="Bootstrap resamples per interval."),
+        n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples per interval."),
         bertscore_model: str = typer.Option("bert-base-multilingual-cased", help="BERTScore encoder, or 'none'."),
-        bertscore_layers: int = typer.Option(None, help="Encoder layer for BERTScore."),
+        bertscore_layers: int = typer.Option(None, min=1, help="Encoder layer for BERTScore."),
     ) -> None:
         """Recompute every metric from predictions made by `eval` or by any other tool."""
         from ..interop.lmeval import is_samples_file, read_samples
@@ -91,11 +95,10 @@ def register(app: typer.Typer) -> None:
     def compare_cmd(
         a: Path = typer.Argument(..., help="Run A: an eval output folder or a predictions JSONL."),
         b: Path = typer.Argument(..., help="Run B."),
-        metric: str = typer.Option("em", help="em, hamming, or an open-ended metric (bleu, chrf, rouge2, meteor, "
-                                   "bertscore_f1)."),
-        test: str = typer.Option("bootstrap", help="bootstrap (paired) or permutation (paired sign flips)."),
+        metric: v.CompareMetric = typer.Option("em", help="em, hamming, or an open-ended metric."),
+        test: v.CompareTest = typer.Option("bootstrap", help="bootstrap (paired) or permutation (paired sign flips)."),
         seed: int = typer.Option(0, help="Seed."),
-        n_boot: int = typer.Option(1000, help="Bootstrap resamples."),
+        n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples."),
         out: Path = typer.Option(None, "-o", "--out", help="Write the comparison JSON here."),
     ) -> None:
         """Paired test between two runs on their shared items: difference B - A, interval, p-value."""

@@ -14,6 +14,10 @@ from ..records import Origin, Task
 from .yamlload import LineDict, apply_overrides, line_of, load_yaml
 
 PASSAGE_FORMATS = {"e3c", "morfitt", "passages"}  # sources that hold passages, not records
+HUB_FORMATS = {"medinjection"}  # a path that is no local file is a hub id
+# records / passages: medinject's own files; the others are `medinject ingest --format` names.
+SourceFormat = Literal["records", "passages", "frenchmedmcqa", "medqa", "mmlu", "medinjection", "reference-eval",
+                       "e3c", "morfitt", "generic"]
 PAPER_MIXES = ["NAT", "TRAD", "SYN", "NAT-TRAD", "NAT-SYN", "TRAD-SYN", "ALL"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -37,7 +41,7 @@ class Source(Named):
     """A data set to import: native French records, English records to translate, passages or an eval set."""
 
     path: str  # a file or folder (relative to the experiment file), `package:sample/x.jsonl`, or a hub id
-    format: str
+    format: SourceFormat
     origin: Origin | None = None
     split: str | None = None  # default: the importer's (records files keep their own)
     source: str | None = None  # the data set name written into records (default: the importer's)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .config import load_experiment
 from .engine import Runner, Step, format_plan
@@ -32,9 +33,11 @@ OPTION_TARGETS = {
 }
 
 
-def _allowed_options(target: str, reserved: set[str]) -> set[str] | None:
+def _allowed_options(target: str, reserved: set[str]) -> tuple[dict[str, Any], bool] | None:
+    """(option name -> its type, `Any` where the stage gives none; whether other names pass too), or None."""
     import importlib
     import inspect
+    import typing
 
     module, _, name = target.partition(":")
     try:
@@ -42,12 +45,33 @@ def _allowed_options(target: str, reserved: set[str]) -> set[str] | None:
     except (ImportError, AttributeError):
         return None  # the stage is not installed: its own import error will say so when it runs
     params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return None
-    return {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL} - reserved
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # an annotation that does not resolve: check names only
+        hints = {}
+    named = {n: hints.get(n, Any) for n, p in params.items()
+             if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD) and n not in reserved}
+    return named, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _option_problem(key: str, value: Any, hint: Any) -> str | None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from ..cli_values import value_problem
+    from ..errors import first_validation_problem
+
+    if hint is not Any:
+        try:
+            TypeAdapter(hint).validate_python(value)
+        except ValidationError as e:
+            return f"{first_validation_problem(e)[1]} (got {value!r})"
+        except Exception:  # a type pydantic cannot check: the stage will
+            pass
+    return value_problem(key, value)
 
 
 def _check_options(exp) -> None:
+    from ..cli_values import value_problem
     from .config import error_at
 
     blocks = [(["translate", i, "options"], j.options, "translate") for i, j in enumerate(exp.translate)]
@@ -59,12 +83,55 @@ def _check_options(exp) -> None:
     for loc, options, stage in blocks:
         if not options:
             continue
-        allowed = _allowed_options(*OPTION_TARGETS[stage])
-        if allowed is None:
+        found = _allowed_options(*OPTION_TARGETS[stage])
+        if found is None:
             continue
-        for key in options:
-            if key not in allowed:
+        allowed, takes_more = found
+        for key, value in options.items():
+            if key not in allowed and not takes_more:
                 raise error_at(exp, [*loc, key], f"unknown {stage} option; known: {', '.join(sorted(allowed))}")
+            problem = _option_problem(key, value, allowed.get(key, Any))
+            if problem:
+                raise error_at(exp, [*loc, key], problem)
+    for name, b in exp.backends.items():
+        for key, value in b.options.items():
+            problem = value_problem(key, value)
+            if problem:
+                raise error_at(exp, ["backends", name, "options", key], problem)
+
+
+def _check_sources(exp) -> None:
+    """Every local input exists before the first stage starts (a hub id is looked up when its stage runs)."""
+    from ..errors import MedinjectError
+    from .config import HUB_FORMATS, error_at
+    from .runtime import resolve_path
+
+    paths = [(["sources", i, "path"], s.path, s.format in HUB_FORMATS) for i, s in enumerate(exp.sources)]
+    if exp.judge and exp.judge.experts:
+        paths.append((["judge", "experts"], exp.judge.experts, False))
+    for loc, p, hub_ok in paths:
+        try:
+            path = resolve_path(exp, p)
+        except MedinjectError as e:
+            raise error_at(exp, loc, str(e)) from None
+        if not path.exists() and not hub_ok:
+            raise error_at(exp, loc, f"{p}: file not found" + (f" ({path})" if str(path) != p else ""))
+
+
+def _check_mix(exp) -> None:
+    from pydantic import ValidationError
+
+    from ..mix.spec import MixSpec
+    from .config import error_at
+
+    opts = exp.mix.options
+    try:
+        MixSpec.model_validate({"size": exp.mix.size, "weights": opts.get("weights") or {},
+                                "tasks": opts.get("tasks")})
+    except ValidationError as e:
+        err = e.errors()[0]
+        msg = err["msg"].removeprefix("Value error, ")
+        raise error_at(exp, ["mix", "options", *err["loc"]], msg) from None
 
 
 def check_stage_settings(exp) -> None:
@@ -81,7 +148,9 @@ def check_stage_settings(exp) -> None:
     except ValidationError as e:
         err = e.errors()[0]
         raise error_at(exp, ["curate", "options", *err["loc"]], err["msg"]) from None
+    _check_sources(exp)
     _check_options(exp)
+    _check_mix(exp)
     try:
         train_config(exp, None, ["train.jsonl"], "out")
     except InputError as e:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 
+from ..cli_values import IngestFormat
 from ..records import Origin
 
 
@@ -11,9 +12,8 @@ def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest_cmd(
         source: Path = typer.Argument(..., help="File or folder to import (or a hub id for --format medinjection)."),
-        fmt: str = typer.Option(..., "--format", "-f", help="frenchmedmcqa, medqa, mmlu, medinjection, "
-                                "reference-eval, e3c, morfitt or generic."),
-        origin: Origin = typer.Option(None, help="native, translated or synthetic (required for records)."),
+        fmt: IngestFormat = typer.Option(..., "--format", "-f", help="Source format."),
+        origin: Origin = typer.Option(None, help="Provenance of the records (required for records)."),
         split: str = typer.Option("train", help="Split name stored in every record."),
         source_name: str = typer.Option(None, "--source", help="Data set name stored in `source`."),
         lang: str = typer.Option(None, help="Language code (default: the format's own)."),

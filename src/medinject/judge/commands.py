@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from .. import cli_values as v
+
 
 def register(app: typer.Typer) -> None:
     @app.command("judge")
@@ -14,20 +16,21 @@ def register(app: typer.Typer) -> None:
                                                 "the system."),
         out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
         systems: str = typer.Option(None, help="Comma-separated system names, one per file."),
-        backend: str = typer.Option("openai", help="Backend kind: openai, transformers or vllm."),
+        backend: v.BackendKind = typer.Option("openai", help="Backend kind."),
         model: str = typer.Option(..., help="Judge model (name on the server, or local path)."),
-        base_url: str = typer.Option(None, help="OpenAI-compatible server URL (openai backend)."),
+        base_url: str = typer.Option(None, callback=v.url, help="OpenAI-compatible server URL (openai backend)."),
         api_key_env: str = typer.Option(None, help="Environment variable holding the API key."),
         cache: str = typer.Option(None, help="Request cache file (default: the shared cache); 'off' disables it."),
-        concurrency: int = typer.Option(8, help="Requests in flight at once."),
-        modes: str = typer.Option("binary,graded", help="Absolute verdicts to ask for: paper (the authors' judge: "
+        concurrency: int = typer.Option(8, min=1, help="Requests in flight at once."),
+        modes: str = typer.Option("binary,graded", callback=v.comma_list(v.JUDGE_MODES),
+                                  help="Absolute verdicts to ask for: paper (the authors' judge: "
                                   "English, one token, first standalone 0/1), binary, graded (ours)."),
-        pairwise: str = typer.Option("first", help="Pairwise comparisons: first (each system against the first), "
-                                     "all pairs, or none."),
-        lang: str = typer.Option("fr", help="Judge prompt language: fr or en."),
+        pairwise: v.Pairwise = typer.Option("first", help="Pairwise comparisons: first (each system against the "
+                                            "first), all pairs, or none."),
+        lang: v.JudgeLang = typer.Option("fr", help="Judge prompt language."),
         prompt_dir: Path = typer.Option(None, help="Folder of judge prompt files replacing the shipped ones."),
-        max_tokens: int = typer.Option(512, help="Most tokens the judge may write per verdict."),
-        n_boot: int = typer.Option(1000, help="Bootstrap resamples for the intervals."),
+        max_tokens: int = typer.Option(512, min=1, help="Most tokens the judge may write per verdict."),
+        n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples for the intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
         """Judge open-ended answers against their references with an LLM (binary, graded, pairwise)."""
@@ -59,9 +62,9 @@ def register(app: typer.Typer) -> None:
         annotators: Path = typer.Option(..., help="YAML or CSV of annotator names and access tokens."),
         db: Path = typer.Option(Path("ratings.sqlite"), help="SQLite file of the ratings."),
         systems: str = typer.Option(None, help="Comma-separated system names, one per file."),
-        scale: str = typer.Option("graded", help="graded (1-10) or binary (0/1): the judge's scales."),
+        scale: v.Scale = typer.Option("graded", help="graded (1-10) or binary (0/1): the judge's scales."),
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-        port: int = typer.Option(8000, help="Port (0 picks a free one)."),
+        port: int = typer.Option(8000, min=0, max=65535, help="Port (0 picks a free one)."),
     ) -> None:
         """Serve the rating app until interrupted (Ctrl-C)."""
         from ..io import refuse_overwrite
@@ -126,7 +129,7 @@ def register(app: typer.Typer) -> None:
         db: Path = typer.Option(None, help="SQLite file of the ratings (created if missing)."),
         out: Path = typer.Option(None, "-o", "--out", help="With --from argilla|label-studio: also write the "
                                  "ratings CSV here."),
-        scale: str = typer.Option(None, help="graded or binary (default for a new database: graded)."),
+        scale: v.Scale = typer.Option(None, help="graded or binary (default for a new database: graded)."),
     ) -> None:
         """Add ratings collected elsewhere (a rating already there for the same annotator and answer is replaced)."""
         from ..errors import MedinjectError
@@ -162,7 +165,7 @@ def register(app: typer.Typer) -> None:
 
     @annotate.command("tokens")
     def tokens_cmd(
-        names: list[str] = typer.Argument(..., help="Annotator names."),
+        names: list[str] = typer.Argument(..., callback=v.names, help="Annotator names (distinct)."),
         out: Path = typer.Option(..., "-o", "--out", help="YAML file to write (keep it private)."),
     ) -> None:
         """Write an annotators file with a fresh random token per annotator."""
@@ -183,9 +186,9 @@ def register(app: typer.Typer) -> None:
         scores: list[str] = typer.Argument(..., help="Judge outputs and prediction files with per-item metrics; "
                                            "NAME=PATH names a judge, or the system of a predictions file."),
         out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
-        level: str = typer.Option(None, help="Krippendorff level: nominal, ordinal, interval (default: nominal "
+        level: v.KrippendorffLevel = typer.Option(None, help="Krippendorff level (default: nominal "
                                   "for 0/1 ratings, else interval)."),
-        n_boot: int = typer.Option(1000, help="Bootstrap resamples for the intervals."),
+        n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples for the intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
         """Correlation of each judge and metric with the mean expert rating, and inter-annotator agreement."""

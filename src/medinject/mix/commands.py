@@ -4,6 +4,8 @@ from pathlib import Path
 
 import typer
 
+from ..cli_values import comma_list
+
 
 def register(app: typer.Typer) -> None:
     @app.command("mix")
@@ -16,10 +18,10 @@ def register(app: typer.Typer) -> None:
         synthetic: list[Path] = typer.Option(None, "--synthetic", help="Synthetic pool file(s)."),
         pool: list[Path] = typer.Option(None, "--pool", help="A file holding several provenances (e.g. "
                                         "curated.jsonl): each record joins the pool of its origin."),
-        size: int = typer.Option(None, "--size", help="Records per configuration (the paper: 33493)."),
+        size: int = typer.Option(None, "--size", min=1, help="Records per configuration (the paper: 33493)."),
         seed: int = typer.Option(None, "--seed", help="Sampling seed (default 0)."),
-        configs: str = typer.Option(None, "--configs", help="Comma-separated subset, e.g. NAT,TRAD,ALL "
-                                    "(default: the paper's seven plus the spec's custom ones)."),
+        configs: str = typer.Option(None, "--configs", callback=comma_list(), help="Comma-separated subset, "
+                                    "e.g. NAT,TRAD,ALL (default: the paper's seven plus the spec's custom ones)."),
         allow_shrink: bool = typer.Option(False, "--allow-shrink", help="If a pool is too small for N, build "
                                           "every configuration with the largest N possible (the manifest says so)."),
         task_types: str = typer.Option(None, "--task-types", help="Comma-separated tasks to draw, e.g. mcq,mcqu "

@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
         title: str = typer.Option("medinject report", help="Title of the page."),
         baseline: str = typer.Option("base", help="Configuration every other is tested against."),
         reference: str = typer.Option("NAT", help="Second reference for the paired tests."),
-        n_boot: int = typer.Option(1000, help="Resamples of the paired tests."),
+        n_boot: int = typer.Option(1000, min=1, help="Resamples of the paired tests."),
         seed: int = typer.Option(0, help="Seed of the paired tests."),
     ) -> None:
         """The paper's tables and plots from stage outputs: offline HTML, Markdown, CSV and PNG."""

@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from ..backends import options as o
+from ..cli_values import BackendKind, comma_list
 
 
 def register(app: typer.Typer) -> None:
@@ -12,16 +13,17 @@ def register(app: typer.Typer) -> None:
     def synthesize_cmd(
         passages: Path = typer.Argument(..., help="French passages (.jsonl, from `medinject ingest -f e3c|morfitt`)."),
         out: Path = typer.Option(..., "-o", "--out", help="Synthetic records (.jsonl or .parquet)."),
-        kinds: str = typer.Option(None, "--kinds", help="Comma-separated task kinds (default: all): mcq, summary, "
-                                  "factual, differential, treatment, lab, instructions, and your own."),
+        kinds: str = typer.Option(None, "--kinds", callback=comma_list(), help="Comma-separated task kinds "
+                                  "(default: all): mcq, summary, factual, differential, treatment, lab, "
+                                  "instructions, and your own."),
         kinds_dir: Path = typer.Option(None, "--kinds-dir", help="Folder of extra kind files (*.yaml)."),
         per_passage: int = typer.Option(1, "--per-passage", min=1, help="Items of each kind per passage."),
-        limit: int = typer.Option(None, "--limit", help="Use only the first N passages."),
-        temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature."),
-        max_tokens: int = typer.Option(None, "--max-tokens", help="Cap on output tokens (default: per kind)."),
+        limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N passages."),
+        temperature: float = typer.Option(0.7, "--temperature", min=0, help="Sampling temperature."),
+        max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Cap on output tokens (default: per kind)."),
         rejected: Path = typer.Option(None, "--rejected", help="Rejected items (default: OUT.rejected.jsonl)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: str = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
+        backend: BackendKind = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
         api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
         prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
         batch_size: int = o.BATCH_SIZE,

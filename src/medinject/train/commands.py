@@ -4,6 +4,8 @@ from pathlib import Path
 
 import typer
 
+from ..cli_values import Dtype
+
 
 def register(app: typer.Typer) -> None:
     @app.command("train", context_settings={"allow_extra_args": False})
@@ -32,7 +34,7 @@ def register(app: typer.Typer) -> None:
         adapter: Path = typer.Argument(..., help="A trained adapter folder (the output_dir of `medinject train`)."),
         out: Path = typer.Option(..., "-o", "--out", help="Folder for the merged model."),
         base: str = typer.Option(None, help="Base model (default: the one recorded in the adapter)."),
-        dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16."),
+        dtype: Dtype = typer.Option("auto", help="Dtype of the merged weights."),
     ) -> None:
         """Fold an adapter into its base model's weights."""
         from ..io import refuse_overwrite

@@ -87,6 +87,27 @@ MANAGED = {
 }
 
 
+# Values the libraries accept but that cannot train (TrainingArguments takes `num_train_epochs: 0` or a batch
+# of 0 and fails, or does nothing, much later): name -> (lowest value, whether it is allowed).
+RANGES: dict[str, tuple[float, bool]] = {
+    "num_train_epochs": (0, False), "per_device_train_batch_size": (1, True), "per_device_eval_batch_size": (1, True),
+    "gradient_accumulation_steps": (1, True), "learning_rate": (0, False), "max_length": (1, True),
+    "save_steps": (0, False), "logging_steps": (0, False), "save_total_limit": (1, True),
+    "adapter.r": (1, True), "adapter.lora_alpha": (0, False), "adapter.lora_dropout": (0, True),
+}
+
+
+def _out_of_range(key: str, value: Any) -> str | None:
+    if key not in RANGES or not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    low, inclusive = RANGES[key]
+    if value < low or (value == low and not inclusive):
+        return f"must be {'>=' if inclusive else '>'} {low:g} (got {value!r})"
+    if key == "adapter.lora_dropout" and value >= 1:
+        return f"must be < 1 (got {value!r})"
+    return None
+
+
 def _is_path_like(v: Any) -> bool:
     return isinstance(v, (str, Path))
 
@@ -253,10 +274,14 @@ def _check_field(kind: str, key: str, value: Any, prefix: str = "") -> Any:
         hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
         raise ValueError(f"{prefix}{key}: unknown key, not a medinject or {owner} field{hint}")
     try:
-        return _adapter(fields[key]).validate_python(value)
+        checked = _adapter(fields[key]).validate_python(value)
     except ValidationError as e:
         _, msg = first_validation_problem(e)
         raise ValueError(f"{prefix}{key}: {msg} (got {value!r})") from None
+    problem = _out_of_range(prefix + key, checked)
+    if problem:
+        raise ValueError(f"{prefix}{key}: {problem}")
+    return checked
 
 
 # ----------------------------------------------------------------- loading ----

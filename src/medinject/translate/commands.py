@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from ..backends import options as o
+from ..cli_values import BackendKind
 
 
 def register(app: typer.Typer) -> None:
@@ -13,14 +14,15 @@ def register(app: typer.Typer) -> None:
         src: Path = typer.Argument(..., help="English records (.jsonl or .parquet)."),
         out: Path = typer.Option(..., "-o", "--out", help="French records (.jsonl or .parquet)."),
         rejected: Path = typer.Option(None, "--rejected", help="Rejected items (default: OUT.rejected.jsonl)."),
-        limit: int = typer.Option(None, "--limit", help="Translate only the first N records."),
-        max_tokens: int = typer.Option(None, "--max-tokens", help="Cap on output tokens (default: from length)."),
+        limit: int = typer.Option(None, "--limit", min=1, help="Translate only the first N records."),
+        max_tokens: int = typer.Option(None, "--max-tokens", min=1,
+                                        help="Cap on output tokens (default: from length)."),
         source_lang: str = typer.Option("en", "--source-lang", help="Language of the input records."),
         prompt: Path = typer.Option(None, "--prompt", help="A prompt YAML file replacing the packaged one."),
         write_batch: Path = typer.Option(None, "--write-batch", help="Write an OpenAI Batch API request file for "
                                          "the records not yet answered, and stop (see `medinject batch-ingest`)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: str = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
+        backend: BackendKind = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
         api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
         prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
         batch_size: int = o.BATCH_SIZE,
@@ -62,17 +64,17 @@ def register(app: typer.Typer) -> None:
                                      "(needed for COMET)."),
         comet_model: Path = typer.Option(None, "--comet-model", help="With --hypotheses: a local COMET "
                                          "checkpoint or model folder (extra 'comet')."),
-        n_boot: int = typer.Option(1000, "--n-boot", help="With --hypotheses: sacrebleu bootstrap resamples for "
+        n_boot: int = typer.Option(1000, "--n-boot", min=0, help="With --hypotheses: sacrebleu bootstrap resamples for "
                                    "the 95% intervals (0: none)."),
-        sample: int = typer.Option(200, "--sample", help="Sentence pairs to score (0: all 2,562)."),
+        sample: int = typer.Option(200, "--sample", min=0, help="Sentence pairs to score (0: all 2,562)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
         sets: str = typer.Option(None, "--sets", help="Comma-separated test sets (default: every *_en2fr set)."),
         data: Path = typer.Option(None, "--data", help="The shared data folder (default: $MEDINJECT_SHARED/data "
                                   "or ../shared/data)."),
-        max_tokens: int = typer.Option(None, "--max-tokens", help="Cap on output tokens."),
+        max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Cap on output tokens."),
         out: Path = typer.Option(None, "-o", "--out", help="Write the scores as JSON."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: str = o.BACKEND,
+        backend: BackendKind = o.BACKEND,
         model: str = typer.Option(None, "--model", help="Model name at the server, or a local model folder "
                                   "(not with --hypotheses)."),
         base_url: str = o.BASE_URL,
