@@ -8,7 +8,7 @@ import sys
 import typer
 
 from . import __version__
-from .errors import MedinjectError
+from .errors import MedinjectError, Stopped
 
 app = typer.Typer(
     name="medinject", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="medinject")
-        return rv if isinstance(rv, int) else 0
+        code = rv if isinstance(rv, int) else 0
     except MedinjectError as e:
         print(f"error: {e}", file=sys.stderr)
         code = 2
@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         code = 130
+    except Stopped as e:  # `run` and `demo` stopped by Ctrl-C or SIGTERM, after stopping what they started
+        print(f"error: {e}", file=sys.stderr)
+        code = e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130

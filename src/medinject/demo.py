@@ -26,10 +26,24 @@ def demo_experiment() -> Path:
     return Path(str(resources.files("medinject").joinpath("data", "experiments", "demo.yaml")))
 
 
-def closing_message(html: Path | None, seconds: float) -> str:
+def stages_line(steps) -> str:
+    """Which stages ran now and which came from the cache (a stage can be partly both)."""
+    ran, cached = {}, {}
+    for s in steps:
+        if s.state == "cached":
+            into = ran if s.ran else cached
+            into[s.node.stage] = into.get(s.node.stage, 0) + 1
+
+    def listing(d):
+        return ", ".join(f"{k} ({n})" if n > 1 else k for k, n in d.items()) or "none"
+
+    return f"ran now: {listing(ran)}; from the cache: {listing(cached)}"
+
+
+def closing_message(html: Path | None, seconds: float, steps=()) -> str:
     where = f"Report: {html}" if html else "The run ended without a report."
     return "\n".join([
-        f"Demo finished in {seconds / 60:.1f} min: every stage ran on the sample data with a tiny toy model.",
+        f"Demo finished in {seconds / 60:.1f} min (sample data, tiny toy model): {stages_line(steps)}.",
         where,
         "The toy model's weights are random, so its scores mean nothing: the demo shows the pipeline working,",
         "not results. To run the real study (Qwen3-4B-Instruct, the MedInjection-FR sets; needs GPUs, access to",
@@ -42,11 +56,14 @@ def closing_message(html: Path | None, seconds: float) -> str:
 def run_demo(workdir: str | Path = "runs/demo", overrides: Sequence[str] = (),
              echo: Callable[[str], None] = print):
     """Run the demo experiment into `workdir`; returns the runner's steps."""
+    import shlex
+
     from .experiment.run import report_path, run_experiment
 
     start = time.perf_counter()
-    steps = run_experiment(demo_experiment(), overrides, workdir=workdir, log=echo)
-    echo(closing_message(report_path(steps), time.perf_counter() - start))
+    resume = shlex.join(["medinject", "demo", *overrides, "--workdir", str(workdir)])
+    steps = run_experiment(demo_experiment(), overrides, workdir=workdir, log=echo, resume_command=resume)
+    echo(closing_message(report_path(steps), time.perf_counter() - start, steps))
     return steps
 
 

@@ -26,6 +26,19 @@ class InputError(MedinjectError):
         super().__init__(f"{self.where}: {message}" if where else message)
 
 
+class Stopped(BaseException):
+    """A run stopped by Ctrl-C or a signal, after cleaning up; the message says how to resume.
+
+    A BaseException, so that no `except Exception` on the way swallows it (nor typer, which turns a
+    KeyboardInterrupt into a bare exit status). `exit_code` is the shell's 128 + signal number.
+    """
+
+    def __init__(self, message: str = "", signum: int = 2):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + int(signum)
+
+
 def first_validation_problem(exc) -> tuple[str | None, str]:
     """(field, message) of the first problem in a pydantic ValidationError."""
     err = exc.errors()[0]

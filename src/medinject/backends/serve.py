@@ -92,6 +92,9 @@ def serve_model(model_dir: str | Path, *, host: str = "127.0.0.1", device: str =
             if attempt < 2 and "address already in use" in log.read_text(errors="replace").lower():
                 continue
             raise
+        except BaseException:  # Ctrl-C or SIGTERM while the server starts: it runs in its own session, stop it
+            _stop(proc)
+            raise
         break
     try:
         yield f"{url}/v1"

@@ -20,20 +20,13 @@ def register(app: typer.Typer) -> None:
         submit: bool = typer.Option(False, "--submit", help="With --slurm: submit the scripts with sbatch."),
     ) -> None:
         """Run a study from one YAML: ingest, translate, synthesize, curate, mix, train, evaluate, judge, report."""
-        import signal
-        import sys
-
         from .run import report_path, run_experiment
 
-        # `kill` (SIGTERM) unwinds like Ctrl-C, so servers the run started are stopped.
-        previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        try:
-            steps = run_experiment(experiment, overrides or [], workdir=workdir,
-                                   only=[x.strip() for x in only.split(",") if x.strip()] if only else None,
-                                   start=start, force=force, dry_run=dry_run, slurm=slurm, submit=submit,
-                                   log=typer.echo)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        # Ctrl-C and `kill` (SIGTERM) stop every server and worker the run started and say how to resume.
+        steps = run_experiment(experiment, overrides or [], workdir=workdir,
+                               only=[x.strip() for x in only.split(",") if x.strip()] if only else None,
+                               start=start, force=force, dry_run=dry_run, slurm=slurm, submit=submit,
+                               log=typer.echo)
         if not dry_run and not slurm:
             html = report_path(steps)
             typer.echo(f"report: {html}" if html else "done")

@@ -70,6 +70,7 @@ class Step:
     dir: Path | None = None
     reason: str = ""
     marker: dict | None = None
+    ran: bool = False  # done by this very run (not found in the cache)
 
     @property
     def will_run(self) -> bool:
@@ -253,7 +254,7 @@ class Runner:
                 write_json(d / MARKER, marker)
                 _point_latest(d)
         self.log(f"  done     {node.name}  in {seconds:.1f}s")
-        return Step(node, "cached", step.key, d, marker=marker)
+        return Step(node, "cached", step.key, d, marker=marker, ran=True)
 
     def write_index(self, steps: list[Step]) -> Path:
         """`WORKDIR/results.json`: the current output folder of every done node (what `report` reads)."""

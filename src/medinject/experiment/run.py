@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from .config import load_experiment
 from .engine import Runner, Step, format_plan
 from .graph import build_nodes
 from .runtime import Runtime, workdir_of
+from .stopping import Stopped, signal_name, stop_on_signals
 
 
 def _local_part(nodes) -> list[str]:
@@ -166,14 +168,38 @@ def check_stage_settings(exp) -> None:
 def run_experiment(path: str | Path, overrides: Sequence[str] = (), *, workdir: str | Path | None = None,
                    only: Sequence[str] | None = None, start: str | None = None, force: bool = False,
                    dry_run: bool = False, slurm: bool = False, submit: bool = False,
-                   log: Callable[[str], None] = print) -> list[Step]:
-    """Validate the experiment file, then plan (dry run), run, or prepare SLURM jobs; returns the steps."""
+                   log: Callable[[str], None] = print, resume_command: str | None = None) -> list[Step]:
+    """Validate the experiment file, then plan (dry run), run, or prepare SLURM jobs; returns the steps.
+
+    Stopped by Ctrl-C or SIGTERM, it stops every server and worker it started, keeps the finished nodes and
+    raises `Stopped` saying how far it got and how to resume (`resume_command`, by default the `run` line).
+    """
+    import shlex
+
     exp = load_experiment(path, overrides)
     check_stage_settings(exp)
     wd = workdir_of(exp, workdir)
     nodes = build_nodes(exp)
+    runner = Runner(nodes, wd, log=log)
+    try:
+        with stop_on_signals():
+            return _run(exp, Path(path), overrides, wd, nodes, runner, only=only, start=start, force=force,
+                        dry_run=dry_run, slurm=slurm, submit=submit, log=log)
+    except (KeyboardInterrupt, Stopped) as e:
+        if resume_command is None:
+            args = ["medinject", "run", str(path), *overrides, *(["--workdir", str(workdir)] if workdir else [])]
+            resume_command = shlex.join(args)
+        steps = runner.plan(only, start)
+        done = sum(s.state == "cached" for s in steps)
+        raise Stopped(f"stopped by {signal_name(e)}; every server and worker the run started is stopped; "
+                      f"{done} of {len(steps)} nodes are done and kept in {wd}; resume with: {resume_command}",
+                      signum=getattr(e, "signum", signal.SIGINT)) from None
+
+
+def _run(exp, path: Path, overrides, wd: Path, nodes, runner: Runner, *, only, start, force, dry_run, slurm,
+         submit, log) -> list[Step]:
     with Runtime(exp, wd, log=log) as rt:
-        runner = Runner(nodes, wd, runtime=rt, log=log)
+        runner.runtime = rt
         if dry_run:
             steps = runner.plan(only, start, force)
             log(f"experiment {exp.name}: work directory {wd}")
@@ -190,7 +216,7 @@ def run_experiment(path: str | Path, overrides: Sequence[str] = (), *, workdir: 
             log("running the local stages before the cluster jobs")
             runner.run(only=local)
         steps = runner.plan(only, start, force)
-        script = write_scripts(exp, Path(path), overrides, steps, wd)
+        script = write_scripts(exp, path, overrides, steps, wd)
         log(f"SLURM scripts written; submit them with: bash {script}")
         if submit:
             log(do_submit(script))

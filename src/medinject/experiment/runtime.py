@@ -122,6 +122,7 @@ class Runtime:
                 self._urls[name] = stack.enter_context(
                     serve_model(model_dir, log_path=self.workdir / "logs" / f"serve-{name}.log"))
                 self._servers[name] = stack
+                self.log(f"  transformers serve for backend {name} on {self._urls[name]}")
             model, base_url = served_model_name(model_dir), self._urls[name]
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         return Spec(kind=b.kind, model=model, base_url=base_url, api_key_env=b.api_key_env,
