@@ -49,7 +49,13 @@ def strip_invisible(text: str) -> str:
 
 
 def match_key(text: str | None) -> str:
-    """What two texts are compared by: clean, invisible characters removed, spacing collapsed, case folded."""
+    """What two texts are compared by: entities decoded, clean, invisible characters removed, spacing collapsed,
+    case folded."""
     if not text:
         return ""
-    return _WHITESPACE.sub(" ", strip_invisible(text)).strip().casefold()
+    return _WHITESPACE.sub(" ", strip_invisible(decode_entities(text))).strip().casefold()
+
+
+def join_key(value) -> str:
+    """What an identifier (item id, system name) is joined on: clean and stripped, case kept."""
+    return strip_invisible(str(value)).strip() if value is not None else ""
