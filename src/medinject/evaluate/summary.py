@@ -7,6 +7,9 @@ summary.json (schema "medinject.eval.summary/1")::
       "settings": {...},          # eval: model, adapter, mode ("fast"|"paper"), modes, seed, n_boot,
                                   # batch_size, max_new_tokens, permute, circular, bertscore_model, dtype,
                                   # data (path, sha256, records), prompt_version, versions (package -> version)
+                                  # parse_rule (decoding mode -> "reference" | "tokens", see letters.RULES)
+      "order_variants": {...},    # with --permute/--circular: options_kept_in_place, items_left_out (counts),
+                                  # kept_ids, left_out_ids (options referring to others, evaluate.references)
       "headline": {...},          # the paper's number: EM of constrained decoding over all mcq+mcqu items
                                   # (a copy of that entry of "results"), or null without multiple choice
       "results": [                # one entry per scope and metric, in a fixed order
