@@ -48,12 +48,17 @@ def strip_invisible(text: str) -> str:
     return _INVISIBLE.sub("", clean(text)) if text else text
 
 
+def canonical(text: str | None) -> str:
+    """What a metric or a judge reads: entities decoded, clean, invisible characters removed; case and spacing kept."""
+    return strip_invisible(decode_entities(text)) if text else ""
+
+
 def match_key(text: str | None) -> str:
     """What two texts are compared by: entities decoded, clean, invisible characters removed, spacing collapsed,
     case folded."""
     if not text:
         return ""
-    return _WHITESPACE.sub(" ", strip_invisible(decode_entities(text))).strip().casefold()
+    return _WHITESPACE.sub(" ", canonical(text)).strip().casefold()
 
 
 def join_key(value) -> str:
