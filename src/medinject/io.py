@@ -96,13 +96,17 @@ def read_json(path: str | Path) -> Any:
         raise InputError(path, f"malformed JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
 
 
-def read_yaml(path: str | Path) -> Any:
-    """A YAML file's content; a missing file or bad YAML raises InputError naming the line."""
+def read_yaml(path: str | Path, *, strings: bool = False) -> Any:
+    """A YAML file's content; a missing file or bad YAML raises InputError naming the line.
+
+    `strings`: every scalar is read as written (`yes`, `no`, `1.0` stay text), for files of names and labels.
+    """
     import yaml
 
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return yaml.load(text, Loader=yaml.BaseLoader) if strings else yaml.safe_load(text)
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except UnicodeDecodeError as e:

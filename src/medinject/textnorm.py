@@ -50,11 +50,17 @@ def strip_invisible(text: str) -> str:
     return _INVISIBLE.sub("", clean(text)) if text else text
 
 
+def canonical(text: str | None) -> str:
+    """What a metric or a judge reads: entities decoded, clean, invisible characters removed; case and spacing kept."""
+    return strip_invisible(decode_entities(text)) if text else ""
+
+
 def match_key(text: str | None) -> str:
-    """What two texts are compared by: clean, invisible characters removed, spacing collapsed, case folded."""
+    """What two texts are compared by: entities decoded, clean, invisible characters removed, spacing collapsed,
+    case folded."""
     if not text:
         return ""
-    return _WHITESPACE.sub(" ", strip_invisible(text)).strip().casefold()
+    return _WHITESPACE.sub(" ", canonical(text)).strip().casefold()
 
 
 def loose_key(text: str | None) -> str:
@@ -70,3 +76,8 @@ def loose_key(text: str | None) -> str:
         # NFKD folds NFC/NFD and compatibility forms alike; the combining marks it separates are dropped.
         text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
     return _NON_WORD.sub(" ", text.casefold()).strip()
+
+
+def join_key(value) -> str:
+    """What an identifier (item id, system name) is joined on: clean and stripped, case kept."""
+    return strip_invisible(str(value)).strip() if value is not None else ""

@@ -104,12 +104,40 @@ def validate_file(path: str | Path, kind: Kind = "auto") -> Report:
             report.bad += 1
             report.add(InputError(path, msg + more, field=fld, **place))
             continue
+        problems = []
+        place = {"record": item.id, **where}  # a Parquet row's place is already its record
         if item.id in seen:
-            report.bad += 1
-            report.add(InputError(path, f"duplicate id, first at {seen[item.id]}", record=item.id, field="id",
-                                  **where))
+            problems.append(InputError(path, f"duplicate id, first at {seen[item.id]}", field="id", **place))
         else:
             seen[item.id] = ", ".join(f"{k} {v}" for k, v in where.items())
+        shared = gold_shares_text(item) if isinstance(item, Record) else []
+        if shared:
+            problems.append(InputError(path, f"options {' and '.join(shared)} share one text but not the gold "
+                                       "(ambiguous answer)", field="options", **place))
+        if problems:
+            report.bad += 1
+            for p in problems:
+                report.add(p)
     if report.rows == 0:
         raise InputError(path, "empty file: no records")
     return report
+
+
+def gold_shares_text(record: Record) -> list[str]:
+    """Letters of options sharing one text (by `textnorm.match_key`) of which some are gold and some not.
+
+    Such a gold cannot be told apart from a wrong answer: a gold given as text picked one of them by chance,
+    and a model choosing the other copy is scored wrong for the same answer. Empty when there is none.
+    """
+    if not record.is_choice:
+        return []
+    from .textnorm import match_key
+
+    groups: dict[str, list[str]] = {}
+    for letter, text in record.options.items():
+        groups.setdefault(match_key(text), []).append(letter)
+    gold = set(record.letters)
+    for letters in groups.values():
+        if len(letters) > 1 and gold & set(letters) and set(letters) - gold:
+            return letters
+    return []

@@ -11,7 +11,7 @@ from .settings import CurateSettings
 from .text import normalise
 
 # Rejection reasons, in the order the pipeline applies them (the report lists them in this order).
-REASONS = ("invalid", "empty_field", "too_short", "too_long", "duplicate_options", "answer_in_question",
+REASONS = ("invalid", "empty_field", "too_short", "too_long", "duplicate_options", "option_label", "answer_in_question",
            "wrong_language", "contaminated", "exact_duplicate", "near_duplicate", "low_quality")
 
 
@@ -68,8 +68,18 @@ def check_answer_leak(record: Record, settings: CurateSettings) -> Reject | None
     return None
 
 
+def check_option_labels(record: Record, settings: CurateSettings) -> Reject | None:
+    """Options that repeat their own letter label ("A) Oméprazole"), whatever the record's origin: shown as
+    "A. A) Oméprazole" and carried to other letters by answer-order permutations."""
+    from ..translate.checks import labelled_options
+
+    letters = labelled_options(record.options) if record.is_choice else []
+    return Reject("option_label", {"options": letters}) if letters else None
+
+
 def record_filters(record: Record, settings: CurateSettings) -> Reject | None:
-    return check_structure(record, settings) or check_answer_leak(record, settings)
+    return (check_structure(record, settings) or check_option_labels(record, settings)
+            or check_answer_leak(record, settings))
 
 
 _FIRST_LINE = re.compile(r"\s+")

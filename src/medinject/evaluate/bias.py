@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..records import Record, letters_for
+from .references import order_policy
 
 
 def stable_int(*parts) -> int:
@@ -30,9 +31,21 @@ def reorder(record: Record, order: Sequence[str]) -> Record:
     })
 
 
+def _movable(record: Record) -> tuple[list[str], list[str]]:
+    """(letters that may move, letters that stay at the end): see `references.order_policy`."""
+    policy, movable = order_policy(record)
+    return movable, list(record.options)[len(movable):] if policy != "left_out" else []
+
+
 def permutations(record: Record, k: int, seed: int) -> list[list[str]]:
-    """K seeded random orders of the options, each different from the original order (when possible)."""
-    letters = list(record.options)
+    """K seeded random orders of the options, each different from the original order (when possible).
+
+    Options that refer to all the others stay at the end; an item whose options refer to letters or
+    positions has no permutation (`references`).
+    """
+    letters, tail = _movable(record)
+    if len(letters) < 2:
+        return []
     rng = np.random.default_rng([seed, stable_int(record.source, record.id)])
     out = []
     for _ in range(k):
@@ -41,14 +54,25 @@ def permutations(record: Record, k: int, seed: int) -> list[list[str]]:
             order = [letters[j] for j in rng.permutation(len(letters))]
             if order != letters:
                 break
-        out.append(order)
+        out.append(order + tail)
     return out
 
 
 def rotations(record: Record) -> list[list[str]]:
-    """The n-1 non-trivial cyclic rotations (rotation r shows original option r+i at position i)."""
-    letters = list(record.options)
-    return [letters[r:] + letters[:r] for r in range(1, len(letters))]
+    """The non-trivial cyclic rotations of the movable options (rotation r shows original option r+i at
+    position i); none for an item left out of order variants."""
+    letters, tail = _movable(record)
+    return [letters[r:] + letters[:r] + tail for r in range(1, len(letters))] if len(letters) >= 2 else []
+
+
+def order_counts(records: Sequence[Record]) -> dict:
+    """How many multiple-choice items keep options in place or are left out of the order variants, and which."""
+    kept, left = [], []
+    for r in records:
+        if r.is_choice:
+            policy, _ = order_policy(r)
+            (kept if policy == "fixed_tail" else left if policy == "left_out" else []).append(r.id)
+    return {"options_kept_in_place": len(kept), "items_left_out": len(left), "kept_ids": kept, "left_out_ids": left}
 
 
 def variants(records: Sequence[Record], *, permute: int = 0, circular: bool = False, seed: int = 0

@@ -7,7 +7,10 @@ space, and the parser upper-cases the answer and rejects any character outside a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+from ..textnorm import clean
 
 # Separators the constrained decoder may emit between letters (the reference script's list).
 SEPARATORS = (",", ", ", " ", ",\n")
@@ -55,35 +58,56 @@ def allowed_token_ids(tokenizer, letters: Sequence[str]) -> list[int]:
     return sorted(set(letter_ids) | set(token_ids_for_strings(tokenizer, SEPARATORS)) | set(stop_token_ids(tokenizer)))
 
 
-def parse_answer(text: str | None, letters: Sequence[str], *, multi: bool) -> list[str] | None:
+# How an answer text is read. `tokens`: every letter must stand alone between separators ("A, C"; never the
+# E and T of "et"). `reference`: the reference script's character rule (every option letter anywhere counts,
+# so "A, B et C" with options A-T reads A B C E T); `paper` mode keeps it, being the authors' procedure.
+RULES = ("tokens", "reference")
+_SEPARATOR_RUN = re.compile("[" + re.escape("".join(sorted(ALLOWED_NON_LETTERS))) + "]+")
+
+
+def parse_answer(text: str | None, letters: Sequence[str], *, multi: bool, rule: str = "tokens"
+                 ) -> list[str] | None:
     """Strictly parsed letters in option order, or None when the answer is invalid.
 
     Invalid: any letter that is not an option, any character outside the tolerated punctuation, no letter at
-    all, or (single answer) more than one distinct letter. Lower-case letters count as their capitals and
-    repeated letters collapse, as in the reference script (which returns an empty list where this returns None;
-    both score zero).
+    all, or (single answer) more than one distinct letter; with the `tokens` rule (default) also any word of
+    two or more letters ("et", "AB"). Lower-case letters count as their capitals and repeated letters
+    collapse, as in the reference script (which returns an empty list where this returns None; both score
+    zero). The `tokens` rule reads the text through `textnorm.clean` (a no-break space is a space).
     """
     if text is None:
         return None
-    s = text.upper().strip()
+    if rule not in RULES:
+        raise ValueError(f"unknown parsing rule {rule!r}; choose from {', '.join(RULES)}")
     options = [x.upper() for x in letters]
     allowed = set(options)
-    for ch in s:
-        if (ch.isalpha() and ch not in allowed) or (not ch.isalpha() and ch not in ALLOWED_NON_LETTERS):
+    if rule == "reference":
+        s = text.upper().strip()
+        for ch in s:
+            if (ch.isalpha() and ch not in allowed) or (not ch.isalpha() and ch not in ALLOWED_NON_LETTERS):
+                return None
+        found = {ch for ch in s if ch in allowed}
+    else:
+        words = [w for w in _SEPARATOR_RUN.split(clean(text).upper()) if w]
+        if not all(w in allowed for w in words):  # a word of several letters, another letter or character
             return None
-    found = {ch for ch in s if ch in allowed}
+        found = set(words)
     if not found or (not multi and len(found) != 1):
         return None
     return [x for x in options if x in found]
 
 
 def cannot_parse(text: str, letters: Sequence[str], *, multi: bool) -> bool:
-    """True once `text` holds a character that makes `parse_answer` fail whatever follows it.
+    """True once `text` holds what makes `parse_answer` (`tokens` rule) fail whatever follows it.
 
     A trailing U+FFFD may be the first bytes of a character still being generated, so it is not decisive.
+    A word only grows, so two letters side by side, or a letter that is not an option, already decide.
     """
     allowed = {x.upper() for x in letters}
-    s = text.upper().rstrip("\ufffd")
-    if any((ch.isalpha() and ch not in allowed) or (not ch.isalpha() and ch not in ALLOWED_NON_LETTERS) for ch in s):
+    s = clean(text).upper().rstrip("\ufffd")
+    if any(not ch.isalpha() and ch not in ALLOWED_NON_LETTERS for ch in s):
         return True
-    return not multi and len({ch for ch in s if ch in allowed}) > 1
+    words = [w for w in _SEPARATOR_RUN.split(s) if w]
+    if any(w not in allowed for w in words):
+        return True
+    return not multi and len(set(words)) > 1

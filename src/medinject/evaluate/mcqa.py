@@ -2,12 +2,13 @@
 
 Both procedures follow the reference script's protocol: 1 new token for `mcqu`, 2 x options for `mcq`,
 constrained decoding over option letters (bare and spaced), separators and end tokens, strict parsing, and
-the softmax over option-letter tokens at the first answer step. They differ in one respect only:
+the softmax over option-letter tokens at the first answer step. They differ in two respects:
 
-- `paper`: every stream runs to its end token or its token limit, exactly as the reference does;
-- `fast` (default): an unconstrained stream stops as soon as its text holds a character that strict parsing
-  rejects. Whatever it would have generated next, the answer is invalid, so predictions and every metric are
-  the same; only the stored raw output is the shorter text.
+- `paper`: every stream runs to its end token or its token limit, and answers are parsed by the reference
+  script's character rule, exactly as the reference does;
+- `fast` (default): an unconstrained answer is parsed by the `tokens` rule (a letter counts only standing
+  alone: "A, B et C" is invalid, not A B C E T) and its stream stops as soon as its text can no longer parse;
+  only the stored raw output is the shorter text. Constrained answers parse the same in both modes.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def predict_choice(records: Sequence[Record], model, tokenizer, *, paper: bool =
         r = records[s.item]
         letters = tuple(r.options)
         output = tokenizer.decode(s.tokens, skip_special_tokens=True).strip()
-        pred = parse_answer(output, letters, multi=r.task is Task.MCQ)
+        pred = parse_answer(output, letters, multi=r.task is Task.MCQ, rule=parse_rule(paper, mode))
         token_letters = [letter_maps[letters][t] for t in probe_ids[s.item]]
         row = {
             "id": r.id, "source": r.source, "task": r.task.value, "mode": mode,
@@ -96,6 +97,13 @@ def predict_choice(records: Sequence[Record], model, tokenizer, *, paper: bool =
             row["order"] = variants[s.item]["order"]
         rows.append(row)
     return rows
+
+
+def parse_rule(paper: bool, mode: str) -> str:
+    """`paper` parses as the reference script does. Otherwise a constrained answer is read by the same rule,
+    which is already the token rule there (its letters are letter tokens, whatever separates them), and an
+    unconstrained one by the `tokens` rule, so that no letter is read inside a word."""
+    return "reference" if paper or mode == "constrained" else "tokens"
 
 
 def _give_up(tokenizer, letters: tuple[str, ...], multi: bool) -> Callable[[list[int]], bool]:

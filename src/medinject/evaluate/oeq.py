@@ -113,9 +113,18 @@ def bertscore_f1(predictions: Sequence[str], references: Sequence[str], model: s
     return values
 
 
+def canonical_texts(texts: Sequence[str | None]) -> list[str]:
+    """Texts as every metric reads them (`textnorm.canonical`): an NFD accent, a no-break space, an entity or a
+    zero-width character never changes a score."""
+    from ..textnorm import canonical
+
+    return [canonical(t) for t in texts]
+
+
 def item_scores(predictions: Sequence[str], references: Sequence[str], *, bertscore_model: str | None,
                 bertscore_layers: int | None = None) -> list[dict[str, float]]:
-    """Per-item values of every open-ended metric (sentence-level BLEU and chrF)."""
+    """Per-item values of every open-ended metric (sentence-level BLEU and chrF), on `canonical` texts."""
+    predictions, references = canonical_texts(predictions), canonical_texts(references)
     rows = [{"bleu": sentence_bleu(p, r), "chrf": sentence_chrf(p, r)}
             for p, r in zip(predictions, references, strict=True)]
     for name, values in (("rouge2", rouge2(predictions, references)), ("meteor", meteor(predictions, references))):

@@ -17,7 +17,7 @@ from ..prompts import PROMPT_VERSION
 from ..records import Record
 from ..schemas import stamp
 from . import bias, oeq
-from .mcqa import MODES, predict_choice
+from .mcqa import MODES, parse_rule, predict_choice
 from .stats import N_BOOT
 from .summary import SCHEMA, score_rows, summarize
 
@@ -124,7 +124,9 @@ def run_eval(model: str, data: Sequence[str | Path], out: str | Path, *, adapter
             "permute": permute, "circular": circular, "bertscore_model": bertscore_model,
             "bertscore_layer": bertscore["layer"] if bertscore else None, "engine": engine, "dtype": dtype,
             "limit": limit, "prompt_version": PROMPT_VERSION, "data": data_info, "versions": package_versions(),
+            "parse_rule": {m: parse_rule(paper, m) for m in modes},
         },
+        **({"order_variants": bias.order_counts(choice)} if permute or circular else {}),
         **summarize(rows, seed=seed, n_boot=n_boot, bertscore=bertscore),
     }
     out = Path(out)

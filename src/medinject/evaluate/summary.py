@@ -7,6 +7,9 @@ summary.json (schema "medinject.eval.summary/1")::
       "settings": {...},          # eval: model, adapter, mode ("fast"|"paper"), modes, seed, n_boot,
                                   # batch_size, max_new_tokens, permute, circular, bertscore_model, dtype,
                                   # data (path, sha256, records), prompt_version, versions (package -> version)
+                                  # parse_rule (decoding mode -> "reference" | "tokens", see letters.RULES)
+      "order_variants": {...},    # with --permute/--circular: options_kept_in_place, items_left_out (counts),
+                                  # kept_ids, left_out_ids (options referring to others, evaluate.references)
       "headline": {...},          # the paper's number: EM of constrained decoding over all mcq+mcqu items
                                   # (a copy of that entry of "results"), or null without multiple choice
       "results": [                # one entry per scope and metric, in a fixed order
@@ -38,6 +41,7 @@ import numpy as np
 from ..errors import InputError
 from ..io import iter_jsonl
 from ..schemas import schema_id
+from ..textnorm import join_key
 from .bias import letter_recall_counts
 from .metrics import CATALOG, choice_scores
 from .stats import N_BOOT, mean_ci, percentile_interval, resample_indices, rng_for, statistic_ci
@@ -68,12 +72,14 @@ def read_predictions(path: str | Path) -> list[dict]:
     """
     path = Path(path)
     rows = []
+    first: dict[tuple, int] = {}
     for line, obj in iter_jsonl(path):
         for key in ("id", "task"):
             if obj.get(key) in (None, ""):
                 raise InputError(path, "missing field", line=line, field=key)
         task = str(obj["task"]).strip().lower()
-        row = {"id": str(obj["id"]), "task": task, "source": str(obj.get("source") or path.stem),
+        # Ids and sources are joined on (`compare`, `agreement`) as `textnorm.join_key`s.
+        row = {"id": join_key(obj["id"]), "task": task, "source": join_key(obj.get("source") or path.stem),
                "mode": str(obj.get("mode") or "external"), "variant": str(obj.get("variant") or ORIGINAL)}
         if task in CHOICE:
             if "gold" not in obj:
@@ -97,6 +103,12 @@ def read_predictions(path: str | Path) -> list[dict]:
             raise InputError(path, f"unknown task {task!r}; expected mcqu, mcq or oeq", line=line, field="task")
         if isinstance(obj.get("scores"), dict):
             row["stored_scores"] = obj["scores"]
+        # One row per item, decoding mode and option order: a repeated one would count an item twice.
+        key = (row["source"], row["id"], task, row["mode"], row["variant"])
+        if key in first:
+            raise InputError(path, f"duplicate row: same source, id, task, mode and variant as line {first[key]}",
+                             line=line, record=row["id"], field="id")
+        first[key] = line
         rows.append(row)
     return rows
 
@@ -233,8 +245,8 @@ def _open_metrics(scope, rows, seed, n_boot, bertscore: dict | None) -> list[dic
     rows = [r for r in rows if r["variant"] == ORIGINAL]
     if not rows:
         return []
-    preds = [r["prediction"] or "" for r in rows]
-    refs = [[r["reference"] for r in rows]]
+    preds = oeq.canonical_texts([r["prediction"] or "" for r in rows])
+    refs = [oeq.canonical_texts([r["reference"] for r in rows])]
     out = []
     # Per-sentence sufficient statistics, summed per resample: the route sacrebleu's own significance tests take.
     for name, metric in (("bleu", oeq.bleu_metric()), ("chrf", oeq.chrf_metric())):

@@ -42,9 +42,11 @@ def ingest(src: Source, ctx: Context) -> dict:
     elif src.format == "passages":
         items = read_passages(path)
     else:
+        from ..ingest import IngestSummary
         from ..ingest import ingest as run_importer
 
-        items = run_importer(path, src.format, **kwargs)
+        summary = IngestSummary()
+        items = run_importer(path, src.format, summary=summary, **kwargs)
     if src.tasks and src.format not in PASSAGE_FORMATS:
         tasks = set(src.tasks)
         items = (r for r in items if r.task in tasks)
@@ -56,7 +58,11 @@ def ingest(src: Source, ctx: Context) -> dict:
         n = write_records(ctx.out / RECORDS, items)
     if n == 0:
         raise MedinjectError(f"source {src.name}: no items in {path}")
-    return {"count": n}
+    if src.format in ("records", "passages"):
+        return {"count": n}
+    changes = summary.as_dict()
+    changes.pop("items")
+    return {"count": n, **changes}
 
 
 def _records_of(d: Path) -> Path:

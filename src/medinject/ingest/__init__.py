@@ -1,6 +1,7 @@
 """Importers: one function per source format, each yielding validated records or passages.
 
-`FORMATS` is the single registry the CLI reads; a new format is one function and one line here.
+`FORMATS` is the single registry the CLI reads; a new format is one function and one line here. `ingest` is
+the entry point: it runs every importer's output through `normalise` (text, repeated ids, ambiguous gold).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from ..errors import MedinjectError
 from ..records import Passage, Record
 from .exchange import read_hub, read_reference_eval
 from .mcqa import read_frenchmedmcqa, read_medqa, read_mmlu
+from .normalise import IngestSummary, normalised
 from .passages import read_e3c, read_morfitt
 
 Importer = Callable[..., Iterator[Record | Passage]]
@@ -29,7 +31,7 @@ FORMATS: dict[str, Importer] = {
 PASSAGE_FORMATS = {"e3c", "morfitt"}
 
 
-def get_importer(name: str) -> Importer:
+def _raw_importer(name: str) -> Importer:
     if name == "generic":
         from .generic import read_generic
 
@@ -41,5 +43,20 @@ def get_importer(name: str) -> Importer:
         raise MedinjectError(f"unknown format {name!r}; known formats: {known}") from None
 
 
-def ingest(path: str | Path, fmt: str, **kwargs) -> Iterator[Record | Passage]:
-    return get_importer(fmt)(Path(path), **kwargs)
+def get_importer(name: str) -> Importer:
+    """The importer of format `name`, its output normalised (`normalise`); `summary=` counts the changes."""
+    read = _raw_importer(name)
+
+    def importer(path: str | Path, *, summary: IngestSummary | None = None, **kwargs) -> Iterator[Record | Passage]:
+        return normalised(read(Path(path), **kwargs), path, summary)
+
+    return importer
+
+
+def ingest(path: str | Path, fmt: str, *, summary: IngestSummary | None = None, **kwargs
+           ) -> Iterator[Record | Passage]:
+    """The records (or passages) of `path` read by the importer `fmt`, normalised (see `normalise`).
+
+    `summary`, when given, counts the items and what normalisation changed.
+    """
+    return get_importer(fmt)(path, summary=summary, **kwargs)

@@ -24,11 +24,11 @@ def register(app: typer.Typer) -> None:
         """Import a data set into medinject records (or passages, for e3c and morfitt)."""
         from ..errors import MedinjectError
         from ..io import refuse_overwrite, write_jsonl, write_records
-        from . import PASSAGE_FORMATS, get_importer
+        from . import PASSAGE_FORMATS, IngestSummary, get_importer, ingest
 
         map_file = mapping if mapping and Path(mapping).is_file() else None
         refuse_overwrite([source, map_file], [out])
-        importer = get_importer(fmt)
+        get_importer(fmt)  # an unknown format fails before anything else
         allowed = (".jsonl",) if fmt in PASSAGE_FORMATS else (".jsonl", ".parquet")
         if out.suffix not in allowed:
             raise MedinjectError(f"{out}: the output must be a {' or '.join(allowed)} file")
@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
             raise MedinjectError(f"--map only applies to --format generic, not {fmt}")
         kwargs = {"split": split}
         if fmt not in PASSAGE_FORMATS:
-            if origin is None and fmt not in ("medinjection", "reference-eval"):
+            if origin is None and fmt not in ("medinjection", "reference-eval", "generic"):
                 raise MedinjectError(f"--origin is required for --format {fmt} (native, translated or synthetic)")
             kwargs["origin"] = origin
         if source_name:
@@ -45,7 +45,9 @@ def register(app: typer.Typer) -> None:
             kwargs["lang"] = lang
         if mapping:
             kwargs["mapping"] = mapping
-        items = importer(source, **kwargs)
+        summary = IngestSummary()
+        items = ingest(source, fmt, summary=summary, **kwargs)
         n = write_jsonl(out, items) if fmt in PASSAGE_FORMATS else write_records(out, items)
         kind = "passages" if fmt in PASSAGE_FORMATS else "records"
-        typer.echo(f"{n} {kind} written to {out}")
+        changes = summary.line()
+        typer.echo(f"{n} {kind} written to {out}" + (f" ({changes})" if changes else ""))

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from ..errors import InputError, MedinjectError
 from ..io import parse_model, read_yaml
 from ..records import Origin, Record, Task, letters_for
+from ..textnorm import match_key
 from .exchange import iter_rows
 
 TASK_VALUES = {t.value for t in Task}
@@ -36,6 +37,8 @@ class FieldMap(BaseModel):
     answer: str
     # One column holding a list or a letter->text object, or one column per option (A, B, C... in order).
     options: str | list[str] | None = None
+    # The option texts themselves, the same for every row (`yes|no|maybe`), instead of option columns.
+    option_values: list[str] | None = None
     answer_as: Literal["letter", "index", "index1", "text"] = "letter"  # index: 0-based, index1: 1-based
     context: str | None = None
     instruction: str | None = None
@@ -49,7 +52,7 @@ class FieldMap(BaseModel):
     lang: str | None = None
     meta: list[str] = []  # columns copied into `meta` as they are
 
-    @field_validator("options", "meta", mode="before")
+    @field_validator("options", "meta", "option_values", mode="before")
     @classmethod
     def _split_bars(cls, v: Any) -> Any:
         if isinstance(v, str) and "|" in v:
@@ -67,9 +70,17 @@ class FieldMap(BaseModel):
 
     @model_validator(mode="after")
     def _coherent(self) -> FieldMap:
-        if self.options is None and self.answer_as in ("index", "index1"):
+        if self.option_values is not None:
+            if self.options is not None:
+                raise ValueError("give options (columns) or option_values (constant texts), not both")
+            if len(self.option_values) < 2:
+                raise ValueError("option_values: give at least two texts, separated by '|'")
+            if len({match_key(v) for v in self.option_values}) < len(self.option_values):
+                raise ValueError("option_values: two options share one text")
+        if self.options is None and self.option_values is None and self.answer_as in ("index", "index1"):
             raise ValueError(f"answer_as={self.answer_as} needs options to count in")
-        if self.task in TASK_VALUES and self.task != Task.OEQ.value and self.options is None:
+        if (self.task in TASK_VALUES and self.task != Task.OEQ.value and self.options is None
+                and self.option_values is None):
             raise ValueError(f"task={self.task} needs options")
         return self
 
@@ -103,7 +114,7 @@ def parse_mapping_text(text: str) -> dict[str, Any]:
 
 
 def _load_yaml_mapping(path: Path) -> dict[str, Any]:
-    data = read_yaml(path)
+    data = read_yaml(path, strings=True)  # column names and constant texts: `yes`/`no` are not booleans here
     if not isinstance(data, dict):
         raise InputError(path, f"a mapping file holds key: column pairs, got {type(data).__name__}")
     return data
@@ -213,6 +224,8 @@ def _get(row: dict, col: str, *, required: bool = True) -> Any:
 
 
 def _options(row: dict, fm: FieldMap) -> dict[str, str]:
+    if fm.option_values is not None:
+        return dict(zip(letters_for(len(fm.option_values)), fm.option_values, strict=True))
     if fm.options is None:
         return {}
     if isinstance(fm.options, list):
@@ -240,6 +253,16 @@ def _options(row: dict, fm: FieldMap) -> dict[str, str]:
     return {k: str(t) for k, t in zip(letters_for(len(value)), value, strict=True)}
 
 
+def _text(value: Any) -> str:
+    """A cell as text: a list (JSON, Parquet or a JSON list in a CSV cell) is its items, one per line."""
+    value = _maybe_json(value) if isinstance(value, str) and value.lstrip()[:1] == "[" else value
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list | tuple):
+        return "\n".join(str(x) for x in value if not _blank(x))
+    return str(value)
+
+
 def _answer_items(value: Any, *, split: bool) -> list[Any]:
     value = _maybe_json(value)
     if hasattr(value, "tolist"):
@@ -253,7 +276,7 @@ def _answer_items(value: Any, *, split: bool) -> list[Any]:
 
 def _answer(value: Any, options: dict[str, str], fm: FieldMap) -> list[str] | str:
     if not options:
-        return str(value).strip()
+        return _text(value).strip()
     letters = list(options)
     col = fm.answer
     if fm.answer_as == "letter":
@@ -271,15 +294,20 @@ def _answer(value: Any, options: dict[str, str], fm: FieldMap) -> list[str] | st
                                      f"({'0' if base == 0 else '1'}-based)")
             out.append(letters[i])
         return out
-    by_text = {t.strip(): k for k, t in options.items()}
-    by_fold = {t.strip().casefold(): k for k, t in options.items()}
+    # Compared as `textnorm.match_key`s: an NFD accent, a no-break space or an entity prints the same text.
+    by_key: dict[str, list[str]] = {}
+    for k, t in options.items():
+        by_key.setdefault(match_key(t), []).append(k)
     out = []
     for a in _answer_items(value, split=False):
         a = str(a).strip()
-        k = by_text.get(a) or by_fold.get(a.casefold())
-        if k is None:
+        found = by_key.get(match_key(a), [])
+        if not found:
             raise _RowError(col, f"answer text {a[:60]!r} matches no option")
-        out.append(k)
+        if len(found) > 1:
+            raise _RowError(col, f"answer text {a[:60]!r} matches options {' and '.join(found)}, which share it: "
+                                 "the gold is ambiguous (map an index or letter column instead)")
+        out.append(found[0])
     return out
 
 
@@ -300,13 +328,13 @@ def _record_fields(row: dict, fm: FieldMap, defaults: dict[str, Any], n: int) ->
     options = _options(row, fm)
     answer = _answer(_get(row, fm.answer), options, fm)
     fields: dict[str, Any] = {
-        "task": _task(row, fm, options, answer), "question": str(_get(row, fm.question)),
-        "options": options, "answer": answer,
+        "task": _task(row, fm, options, answer), "question": _text(_get(row, fm.question)),
+        "options": options, "answer": _text(answer) if isinstance(answer, str) else answer,
     }
     for key in ("context", "instruction", "parent_id", "origin", "source", "split", "lang"):
         col = getattr(fm, key)
         value = _get(row, col, required=False) if col else None
-        fields[key] = str(value) if not _blank(value) else defaults.get(key)
+        fields[key] = _text(value) if not _blank(value) else defaults.get(key)
     if fm.id:
         fields["id"] = str(_get(row, fm.id))
     elif not _blank(row.get("id")):
@@ -319,24 +347,65 @@ def _record_fields(row: dict, fm: FieldMap, defaults: dict[str, Any], n: int) ->
     return {k: v for k, v in fields.items() if v is not None}
 
 
+DEFAULT_LANG = "fr"
+DETECT_ROWS = 50  # rows whose text decides the language of a file given without --lang
+DETECT_MIN_CHARS = 40
+
+
+def detect_file_language(texts: list[str]) -> str | None:
+    """The language of these texts by py3langid (among the languages curation considers), None if too short."""
+    text = "\n".join(texts)
+    if len(text) < DETECT_MIN_CHARS:
+        return None
+    from ..curate.language import identifier
+    from ..curate.settings import CurateSettings
+
+    languages = tuple(sorted(set(CurateSettings().languages) | {DEFAULT_LANG}))
+    return identifier(languages).classify(text)[0]
+
+
 def read_generic(path: Path, *, mapping: FieldMap | dict | str | Path | None = None, origin: Origin | None = None,
-                 split: str = "train", source: str | None = None, lang: str = "fr", **_) -> Iterator[Record]:
-    """Records from a JSON (list or object keyed by id), JSONL, CSV/TSV or Parquet file, through `mapping`."""
+                 split: str = "train", source: str | None = None, lang: str | None = None, **_) -> Iterator[Record]:
+    """Records from a JSON (list or object keyed by id), JSONL, CSV/TSV or Parquet file, through `mapping`.
+
+    Without `lang` (and no `lang` column), the language of the first rows is detected: anything but the default
+    (`fr`) is an error naming the language found, so an English file is never labelled French silently.
+    """
     path = Path(path)
     fm = load_mapping(mapping)  # checked before any file is touched
-    defaults = {"origin": origin, "split": split, "source": source or path.stem, "lang": lang}
+    defaults = {"origin": origin, "split": split, "source": source or path.stem, "lang": lang or DEFAULT_LANG}
+    detect = lang is None and fm.lang is None
+
+    def check_language(sample: list[Record]) -> None:
+        texts = [" ".join([r.question, *r.options.values(), *([] if r.is_choice else [str(r.answer)])])
+                 for r in sample]
+        found = detect_file_language(texts)
+        if found is not None and found != DEFAULT_LANG:
+            raise InputError(path, f"the text reads as {found!r} (py3langid, first {len(sample)} row(s)), not the "
+                             f"default {DEFAULT_LANG!r}: give --lang {found} (or --lang {DEFAULT_LANG} to keep it)",
+                             field="lang")
 
     def records() -> Iterator[Record]:
-        seen: set[str] = set()
+        pending: list[Record] = []
+        detecting = detect
         for n, (row, where) in enumerate(_rows(path, fm.columns()), start=1):
             try:
                 fields = _record_fields(row, fm, defaults, n)
             except _RowError as e:
-                raise InputError(path, str(e), field=e.field, **where) from None
-            if fields["id"] in seen:
-                raise InputError(path, f"duplicate id {fields['id']!r} (map no id to number the rows instead)",
-                                 field=fm.id or "id", **where)
-            seen.add(fields["id"])
-            yield parse_model(Record, fields, path, **where)
+                rid = row.get(fm.id or "id")
+                place = where if "record" in where or _blank(rid) else {**where, "record": str(rid)}
+                raise InputError(path, str(e), field=e.field, **place) from None
+            record = parse_model(Record, fields, path, **where)
+            if not detecting:
+                yield record
+                continue
+            pending.append(record)
+            if len(pending) == DETECT_ROWS:
+                check_language(pending)
+                yield from pending
+                pending, detecting = [], False
+        if pending:
+            check_language(pending)
+            yield from pending
 
     return records()

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..io import iter_jsonl, parse_model, read_json
 from ..records import Origin, Record, Task, letters_for
+from ..textnorm import match_key
 
 
 def _need(obj: dict, key: str, path: Path, **where):
@@ -25,7 +26,6 @@ def read_frenchmedmcqa(path: Path, *, origin: Origin = Origin.NATIVE, split: str
         raise InputError(path, f"expected a JSON list of questions, got {type(data).__name__}")
     if not data:
         raise InputError(path, "empty file: no records")
-    seen: dict[str, int] = {}
     for i, item in enumerate(data):
         where = {"record": str(item.get("id") or f"#{i + 1}") if isinstance(item, dict) else f"#{i + 1}"}
         if not isinstance(item, dict):
@@ -42,10 +42,7 @@ def read_frenchmedmcqa(path: Path, *, origin: Origin = Origin.NATIVE, split: str
         letters = [str(c).strip().upper() for c in correct]
         rid = str(_need(item, "id", path, **where))
         meta = {"subject": item.get("subject_name")}
-        # The train split repeats one item under the same id; ids must stay unique, curation drops copies.
-        seen[rid] = seen.get(rid, 0) + 1
-        if seen[rid] > 1:
-            rid, meta["duplicate_of"] = f"{rid}-{seen[rid]}", rid
+        # The train split repeats one item under the same id: `ingest.normalise` suffixes every repeated id.
         obj = {
             "id": rid, "question": _need(item, "question", path, **where),
             "task": Task.MCQU if len(letters) == 1 else Task.MCQ,
@@ -53,6 +50,19 @@ def read_frenchmedmcqa(path: Path, *, origin: Origin = Origin.NATIVE, split: str
             "split": split, "lang": lang, "meta": meta,
         }
         yield parse_model(Record, obj, path, **where)
+
+
+def _check_answer_text(obj: dict, options: dict, idx: str, path: Path, lineno: int, rid) -> None:
+    """MedQA also gives the answer as text: it must be the text of the option `answer_idx` names."""
+    text = obj.get("answer")
+    by_letter = {str(k).strip().upper(): v for k, v in options.items()}
+    if not isinstance(text, str) or idx not in by_letter or match_key(text) == match_key(str(by_letter[idx])):
+        return
+    same = [k for k, v in by_letter.items() if match_key(str(v)) == match_key(text)]
+    where = f"option {same[0]}'s text" if len(same) == 1 else "no option's text" if not same else \
+        f"the text of options {' and '.join(same)}"
+    raise InputError(path, f"answer {text[:60]!r} contradicts answer_idx {idx} ({str(by_letter[idx])[:60]!r}): "
+                     f"it is {where}", line=lineno, record=None if rid is None else str(rid), field="answer")
 
 
 def read_medqa(path: Path, *, origin: Origin = Origin.NATIVE, split: str = "test", source: str = "medqa",
@@ -64,6 +74,7 @@ def read_medqa(path: Path, *, origin: Origin = Origin.NATIVE, split: str = "test
             raise InputError(path, "expected an object of letter to text", line=lineno, field="options")
         idx = str(_need(obj, "answer_idx", path, line=lineno)).strip().upper()
         rid = obj.get("id") or obj.get("realidx")
+        _check_answer_text(obj, options, idx, path, lineno, rid)
         rec = {
             "id": f"{source}-{split}-{rid if rid is not None else lineno}",
             "task": Task.MCQU, "question": _need(obj, "question", path, line=lineno),

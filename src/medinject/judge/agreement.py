@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import InputError, MedinjectError
 from ..io import atomic_path, iter_jsonl, write_json, write_text
 from ..schemas import schema_id
+from ..textnorm import join_key
 from . import stats
 from .inputs import parse_specs
 
@@ -39,7 +40,8 @@ def read_ratings(path: str | Path) -> list[dict]:
     if not path.exists():
         raise InputError(path, "file not found")
     rows = []
-    with open(path, newline="", encoding="utf-8") as f:
+    first: dict[tuple[str, str, str], int] = {}
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         missing = [c for c in ("annotator", "item_id", "system", "score") if c not in (reader.fieldnames or [])]
         if missing:
@@ -54,7 +56,14 @@ def read_ratings(path: str | Path) -> list[dict]:
             except (TypeError, ValueError):
                 raise InputError(path, f"score {row['score']!r} is not a number", line=line,
                                  record=row["item_id"], field="score") from None
-            rows.append({**row, "score": score})
+            # Joined with the automatic scores on (item, system): the same `join_key` on both sides.
+            key = tuple(join_key(row[c]) for c in ("annotator", "item_id", "system"))
+            if key in first:
+                raise InputError(path, f"duplicate rating: annotator {key[0]!r} rated item {key[1]!r} of system "
+                                 f"{key[2]!r} already at line {first[key]}", line=line, record=key[1],
+                                 field="item_id")
+            first[key] = line
+            rows.append({**row, "annotator": key[0], "item_id": key[1], "system": key[2], "score": score})
     if not rows:
         raise InputError(path, "no ratings")
     return rows
@@ -134,21 +143,30 @@ def read_scores(path: str | Path, name: str | None = None) -> dict[str, dict[Key
         path = path / ("verdicts.jsonl" if (path / "verdicts.jsonl").exists() else "predictions.jsonl")
     out: dict[str, dict[Key, float]] = {}
     default_system = path.parent.name if path.stem == "predictions" else path.stem
+    first: dict[tuple, int] = {}
+
+    def put(label: str, key: Key, value: float, lineno: int) -> None:
+        if (label, *key) in first:
+            raise InputError(path, f"duplicate row: {label} of item {key[0]!r}, system {key[1]!r} already at line "
+                             f"{first[(label, *key)]}", line=lineno, record=key[0], field="id")
+        first[(label, *key)] = lineno
+        out.setdefault(label, {})[key] = value
+
     for lineno, obj in iter_jsonl(path):
         rid = obj.get("id")
         if rid is None:
             raise InputError(path, "missing item id", line=lineno, field="id")
+        rid = join_key(rid)
         if "mode" in obj and "status" in obj and "system" in obj:  # a judge verdict
             if obj["status"] != "ok":
                 continue  # unparseable or failed verdicts are excluded, as in the judge summary
-            label = f"{name or 'judge'}-{obj['mode']}"
-            out.setdefault(label, {})[(str(rid), str(obj["system"]))] = float(obj["score"])
+            put(f"{name or 'judge'}-{obj['mode']}", (rid, join_key(obj["system"])), float(obj["score"]), lineno)
             continue
         if obj.get("task") not in (None, "oeq"):
             continue
-        system = name or obj.get("system") or default_system
+        system = join_key(name or obj.get("system") or default_system)
         for metric, v in _metric_values(obj).items():
-            out.setdefault(metric, {})[(str(rid), str(system))] = v
+            put(metric, (rid, system), v, lineno)
     if not out:
         raise InputError(path, "no judge verdicts nor per-item open-ended metrics found")
     return out

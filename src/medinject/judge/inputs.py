@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import InputError, MedinjectError
 from ..io import iter_jsonl
+from ..textnorm import canonical, join_key
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -135,24 +136,24 @@ def read_answers(path: str | Path, system: str | None = None) -> list[Answer]:
         rid = obj.get("id")
         if rid is None or str(rid).strip() == "":
             raise InputError(path, "missing item id", line=lineno, field="id")
-        rid = str(rid)
+        rid = join_key(rid)
         fields = {}
         for f in ("reference", "prediction"):
             v = obj.get(f)
             if not isinstance(v, str):
                 raise InputError(path, f"expected a text, got {type(v).__name__}", line=lineno, record=rid, field=f)
-            fields[f] = v
+            fields[f] = canonical(v)  # what the judge reads: entities decoded, NFC, spaces folded
         if not fields["reference"].strip():
             raise InputError(path, "empty reference answer", line=lineno, record=rid, field="reference")
         question = _question(obj)
         if question is None:
             raise InputError(path, "no question (nor prompt) text", line=lineno, record=rid, field="question")
-        name = system or obj.get("system") or _default_name(path)
-        key = (rid, str(name))
+        name = join_key(system or obj.get("system") or _default_name(path))
+        key = (rid, name)
         if key in seen:
             raise InputError(path, f"item listed twice for system {name!r}", line=lineno, record=rid, field="id")
         seen.add(key)
-        answers.append(Answer(rid, str(name), question, fields["reference"], fields["prediction"],
+        answers.append(Answer(rid, str(name), canonical(question), fields["reference"], fields["prediction"],
                               first_user_message(obj)))
     if not answers:
         raise InputError(path, "no open-ended (oeq) answers in this file")

@@ -86,6 +86,46 @@ def warm_up_language_model() -> None:
     threading.Thread(target=detect_language, args=("texte de préchauffage",), daemon=True).start()
 
 
+def _label(letter: str) -> re.Pattern:
+    L = re.escape(letter)
+    return re.compile(rf"^\s*(?:\(\s*{L}\s*\)|\[\s*{L}\s*\]|{L}\s*\)|(?P<weak>{L}\s*[.:]|{L}\s+[-–—]))\s*")
+
+
+def option_label(letter: str, text: str) -> re.Match | None:
+    """The option's own letter label at its start (`A) `, `(A) `, `[A] `, `A. `, `A: `, `A - `), if any."""
+    return _label(letter).match(text)
+
+
+def strip_option_labels(src: dict[str, Any], out: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """`out` with every option's copied letter label removed, and the letters stripped.
+
+    A label counts as copied when the translation starts with its own letter label and the source option does
+    not ("A. baumannii" under A stays when the English said "A. baumannii").
+    """
+    options = out.get("options")
+    if not isinstance(options, dict) or not isinstance(src.get("options"), dict):
+        return out, []
+    fixed, stripped = dict(options), []
+    for letter, text in options.items():
+        m = option_label(letter, str(text))
+        if m and not option_label(letter, str(src["options"].get(letter, ""))):
+            fixed[letter] = str(text)[m.end():]
+            stripped.append(letter)
+    return ({**out, "options": fixed} if stripped else out), stripped
+
+
+def labelled_options(options: dict[str, str]) -> list[str]:
+    """Letters whose option repeats its own label, for records of any origin (no source to compare with).
+
+    `A) `, `(A) ` or `[A] ` once is enough; `A. `, `A: ` or `A - ` must be on two options, since one option may
+    well start with an abbreviation ("A. baumannii").
+    """
+    found = {k: option_label(k, v) for k, v in options.items()}
+    found = {k: m for k, m in found.items() if m}
+    strong = [k for k, m in found.items() if not m.group("weak")]
+    return sorted(found) if strong or len(found) >= 2 else []
+
+
 def check_translation(src: dict[str, Any], out: dict[str, Any]) -> tuple[str, str] | None:
     """(reason, detail) for the first failed check, or None. `out` already matches `schema_for(src)`."""
     pairs = dict(_leaves(src))

@@ -15,7 +15,14 @@ from ..backends.jobs import Job, Outcome, run_job
 from ..errors import InputError, MedinjectError
 from ..io import read_records, sha256_file
 from ..records import Record
-from .checks import apply_translation, check_translation, payload, schema_for, warm_up_language_model
+from .checks import (
+    apply_translation,
+    check_translation,
+    payload,
+    schema_for,
+    strip_option_labels,
+    warm_up_language_model,
+)
 
 
 @dataclass(frozen=True)
@@ -71,13 +78,19 @@ class RecordTranslator:
         if resp.error:  # invalid JSON, or keys / options that differ from the source
             reason, _, detail = resp.error.partition(": ")
             return Outcome(reason=reason, detail=detail, raw=resp.text)
-        problem = check_translation(payload(record), resp.parsed)
+        src = payload(record)
+        # A translator that copies the letter labels ("A) Oméprazole") would show them twice and carry them
+        # to other letters under permutations: they are stripped, and the stripped letters recorded.
+        parsed, stripped = strip_option_labels(src, resp.parsed)
+        problem = check_translation(src, parsed)
         if problem:
             return Outcome(reason=problem[0], detail=problem[1], raw=resp.text)
         meta = {"stage": "translate", "model": self.model, "prompt_version": self.prompt.version,
                 "usage": resp.usage, "source_lang": self.source_lang, "raw": resp.text}
+        if stripped:
+            meta["option_labels_stripped"] = stripped
         try:
-            return Outcome(records=[apply_translation(record, resp.parsed, meta)])
+            return Outcome(records=[apply_translation(record, parsed, meta)])
         except ValueError as e:  # pydantic: a translated field the record model refuses
             return Outcome(reason="invalid_record", detail=str(e).splitlines()[-1][:200], raw=resp.text)
 
