@@ -62,6 +62,20 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+def token_count(value: Any) -> int:
+    """A usage field as a count: missing, negative, non-finite or non-numeric values count 0."""
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return 0
+    if isinstance(value, int | float) and value == value and abs(value) != float("inf"):
+        return max(0, int(value))
+    return 0
+
+
 def price_for(prices: dict[str, Any] | None, model: str) -> tuple[float, float]:
     """(input, output) price per million tokens for `model`: `{model: {input: X, output: Y}}` or `[X, Y]`."""
     if not prices or model not in prices:

@@ -16,6 +16,8 @@ from ..errors import InputError
 from ..io import atomic_path, iter_jsonl
 from .base import ChatRequest, cost_of, price_for
 from .cache import RequestCache
+from .openai_api import AnswerError, read_completion
+from .redact import redact
 from .structured import response_format
 
 ENDPOINT = "/v1/chat/completions"
@@ -57,19 +59,21 @@ def ingest_batch_results(path: str | Path, cache: RequestCache, *, prices: dict[
         if not isinstance(key, str) or len(key) != 64:
             raise InputError(path, "missing or foreign custom_id (not written by medinject)", line=lineno,
                              field="custom_id")
-        resp = obj.get("response") or {}
+        resp = obj.get("response") if isinstance(obj.get("response"), dict) else {}
         status = resp.get("status_code")
         body = resp.get("body") or {}
-        try:
-            content = body["choices"][0]["message"].get("content") or ""
-        except (KeyError, IndexError, TypeError, AttributeError):
-            content = None
-        if obj.get("error") or status != 200 or content is None:
-            reason = (obj.get("error") or {}).get("code") or f"http {status}"
+        content, usage, why = None, {}, None
+        if not obj.get("error") and status == 200:
+            try:
+                content, usage = read_completion(body)
+            except AnswerError as e:
+                why = str(e).partition(":")[0]
+        if content is None:
+            error = obj.get("error")
+            reason = why or (error.get("code") if isinstance(error, dict) else None) or f"http {status}"
             summary["failed"][reason] = summary["failed"].get(reason, 0) + 1
             continue
-        raw = body.get("usage") or {}
-        usage = {k: int(raw.get(k) or 0) for k in ("prompt_tokens", "completion_tokens")}
+        content = redact(content) or ""
         model = str(body.get("model") or "")
         cache.put(key, model, content, usage)
         summary["stored"] += 1

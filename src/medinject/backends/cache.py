@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from .base import ChatResponse
+from .base import ChatResponse, token_count
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -56,7 +56,15 @@ class RequestCache:
             row = self._db.execute("SELECT text, usage FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        return ChatResponse(text=row[0], usage=json.loads(row[1]), cached=True)
+        # An answer cached by another version (or another tool) must not crash a rerun: coerce, never trust.
+        try:
+            usage = json.loads(row[1])
+        except (TypeError, ValueError):
+            usage = {}
+        usage = {k: token_count(v) for k, v in usage.items()} if isinstance(usage, dict) else {}
+        text = row[0] if isinstance(row[0], str) else (row[0].decode("utf-8", "replace")
+                                                       if isinstance(row[0], bytes) else str(row[0]))
+        return ChatResponse(text=text, usage=usage, cached=True)
 
     def put(self, key: str, model: str, text: str, usage: dict[str, int]) -> None:
         with self._lock:

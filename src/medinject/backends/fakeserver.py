@@ -24,6 +24,8 @@ from typing import Any
 FAULTS = ("429", "500", "hang", "malformed", "drop")
 Reply = Callable[[dict[str, Any]], str]
 Fault = Callable[[dict[str, Any], int], str | None]  # (body, n-th time this body is seen) -> fault or None
+# (body, request headers, the reply's text) -> (status, payload) sent instead of the usual answer, or None
+Respond = Callable[[dict[str, Any], dict[str, str], str], "tuple[int, Any] | None"]
 
 _FILLER = ("Le patient présente une douleur thoracique depuis la veille et les examens biologiques sont "
            "normaux ; le médecin propose une surveillance à domicile avec un traitement adapté. ")
@@ -64,8 +66,9 @@ def french_json_reply(body: dict[str, Any]) -> str:
 class FakeChatServer:
     def __init__(self, reply: Reply = echo_reply, *, latency: float = 0.0, fault: Fault | None = None,
                  retry_after: str = "1", hang_seconds: float = 60.0, hold_after: int | None = None,
-                 structured: bool = True, host: str = "127.0.0.1", port: int = 0):
+                 structured: bool = True, host: str = "127.0.0.1", port: int = 0, respond: Respond | None = None):
         self.reply, self.latency, self.fault = reply, latency, fault
+        self.respond = respond  # odd answer shapes and echoing error bodies, for the tests that need them
         self.retry_after, self.hang_seconds, self.hold_after = retry_after, hang_seconds, hold_after
         self.host, self.port = host, port
         self.structured = structured  # False: refuse `response_format` with a 400, as some servers do
@@ -148,14 +151,15 @@ class FakeChatServer:
                     self.auth_headers.add(headers["authorization"])
                 if method == "GET":
                     await self._send(writer, 200, {"status": "ok", "data": [{"id": "fake", "object": "model"}]})
-                elif not await self._chat(reader, writer, raw):
+                elif not await (self._chat(reader, writer, raw, headers) if self.respond
+                                else self._chat(reader, writer, raw)):  # subclasses may override _chat(raw)
                     return
         except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
             return  # a cancelled handler (server stopping) ends quietly
         finally:
             writer.close()
 
-    async def _chat(self, reader, writer, raw: bytes) -> bool:
+    async def _chat(self, reader, writer, raw: bytes, headers: dict[str, str] | None = None) -> bool:
         """Answer one chat request; False when the connection must close."""
         body = json.loads(raw)
         key = body_key(body)
@@ -190,6 +194,13 @@ class FakeChatServer:
             return False
         else:
             text = self.reply(body)
+            custom = self.respond(body, headers or {}, text) if self.respond else None
+            if custom is not None:
+                await self._send(writer, *custom)
+                if custom[0] == 200:
+                    with self._lock:
+                        self.answered.append(key)
+                return True
             usage = {"prompt_tokens": len(json.dumps(body["messages"])) // 4, "completion_tokens": len(text) // 4}
             await self._send(writer, 200, {
                 "id": f"fake-{key[:12]}", "object": "chat.completion", "created": int(time.time()),

@@ -59,11 +59,32 @@ def sidecar_paths(out: str | Path) -> tuple[Path, Path]:
     return out.with_name(f"{stem}.rejected.jsonl"), out.with_name(f"{stem}.summary.json")
 
 
+def _refuse_changed_input(folder: Path, meta: Path, fingerprint: dict[str, Any]) -> None:
+    """A journal is resumed only on the input it was started on: when nothing but the input's content changed,
+    the run is refused rather than resumed on other data (other changes start the job over, as before)."""
+    from ..errors import InputError
+
+    try:
+        before = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # an unreadable journal is discarded below
+    if not isinstance(before, dict) or "input" not in fingerprint:
+        return
+    old, new = before.pop("input_sha256", None), fingerprint.get("input_sha256")
+    rest = {k: v for k, v in fingerprint.items() if k != "input_sha256"}
+    if old and new and old != new and json.dumps(before, sort_keys=True, default=str) == json.dumps(
+            rest, sort_keys=True, default=str):
+        raise InputError(fingerprint["input"], f"changed since the interrupted run journaled in {folder}: restore "
+                                               f"it, or delete {folder} to start over (cached answers are kept)")
+
+
 class _Journal:
     def __init__(self, folder: Path, fingerprint: dict[str, Any], log: Callable[[str], None]):
         self.folder = folder
         meta = folder / "job.json"
         fp = json.dumps(fingerprint, sort_keys=True, default=str)
+        if folder.exists() and meta.exists():
+            _refuse_changed_input(folder, meta, fingerprint)
         if folder.exists() and (not meta.exists() or meta.read_text(encoding="utf-8") != fp):
             log(f"settings changed since the interrupted run: starting over in {folder} (cached answers still apply)")
             shutil.rmtree(folder)

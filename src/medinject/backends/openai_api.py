@@ -3,7 +3,12 @@
 Asynchronous with a fixed pool of workers (bounded concurrency); transient failures (429, 5xx, timeouts,
 dropped connections, unreadable bodies) are retried with exponential backoff and full jitter, honouring
 `Retry-After`. The API key is read from the environment variable the caller names and lives only in the
-request header: it is never logged, cached or written.
+request header: it is never logged, cached or written, and whatever the server sends back is redacted
+(`redact`) before anything keeps it.
+
+Answers are read leniently (`read_completion`): content as a list of parts, a message given as a plain
+string, usage fields missing or not numbers. An answer that holds no text (no choices, a refusal)
+fails its item with a named reason; the job goes on.
 """
 
 from __future__ import annotations
@@ -19,14 +24,75 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import MedinjectError
-from .base import ChatRequest, ChatResponse, Progress, cost_of, price_for
+from .base import ChatRequest, ChatResponse, Progress, cost_of, price_for, token_count
 from .cache import RequestCache, open_cache
+from .redact import redact
 from .structured import finish, response_format
 
 OPENAI_URL = "https://api.openai.com/v1"
 # A wrong URL, model or key fails every request the same way: stop the job instead of rejecting all items.
 _FATAL = {401: "the server refused the API key", 403: "access forbidden",
           404: "not found (check --base-url and --model)"}
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's `content`: a string, or the text parts of a list of parts, joined."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict) and part.get("type", "text") in ("text", "output_text"):
+                text = part.get("text")
+                if isinstance(text, dict):  # {"type": "text", "text": {"value": ...}} (assistants style)
+                    text = text.get("value")
+                if isinstance(text, str):
+                    parts.append(text)
+        return "".join(parts)
+    raise AnswerError(f"unreadable_answer: content is a {type(content).__name__}")
+
+
+def read_completion(data: Any) -> tuple[str, dict[str, int]]:
+    """(text, usage) of a chat completion body; an answer without text raises `AnswerError` naming why."""
+    if not isinstance(data, dict):
+        raise AnswerError(f"unreadable_answer: the body is a JSON {type(data).__name__}, not an object")
+    choices = data.get("choices")
+    if isinstance(choices, dict):
+        choices = [choices]
+    if not isinstance(choices, list) or not choices:
+        error = data.get("error")
+        why = f" (server error: {str(error)[:200]})" if error else ""
+        raise AnswerError(f"no_choices: the answer holds no choice{why}")
+    choice = choices[0]
+    if isinstance(choice, str):
+        content: Any = choice
+    elif isinstance(choice, dict):
+        message = choice.get("message", choice.get("delta"))
+        if message is None:
+            content = choice.get("text")  # the completions layout
+            if content is None:
+                raise AnswerError("no_message: the answer's first choice holds no message")
+        elif isinstance(message, str):
+            content = message
+        elif isinstance(message, dict):
+            content = message.get("content")
+            if not content and message.get("refusal"):
+                raise AnswerError(f"refused: {str(message['refusal'])[:200]}")
+        else:
+            raise AnswerError(f"unreadable_answer: the message is a {type(message).__name__}")
+    else:
+        raise AnswerError(f"unreadable_answer: the first choice is a {type(choice).__name__}")
+    raw_usage = data.get("usage")
+    if not isinstance(raw_usage, dict):
+        raw_usage = {}
+    usage = {k: token_count(raw_usage.get(k)) for k in ("prompt_tokens", "completion_tokens")}
+    return content_text(content), usage
 
 
 class _Transient(Exception):
@@ -217,9 +283,9 @@ class OpenAIBackend:
                 delay = e.retry_after if e.retry_after is not None else self._backoff(attempt)
                 await asyncio.sleep(min(delay, self.retry_after_max) + random.uniform(0, 0.05))
                 continue
-            except _ItemError as e:
+            except AnswerError as e:
                 self.stats["failed"] += 1
-                return ChatResponse(text=None, error=str(e))
+                return ChatResponse(text=None, error=self._redact(str(e)))
             except _Unstructured:
                 self.structured = False  # the server rejects response_format: extract JSON from text instead
                 continue
@@ -233,7 +299,10 @@ class OpenAIBackend:
                 continue
             return await asyncio.get_running_loop().run_in_executor(self._io, self._store, req, key, text, usage)
         self.stats["failed"] += 1
-        return ChatResponse(text=None, error=f"gave up after {attempt} attempts: {last}")
+        return ChatResponse(text=None, error=self._redact(f"gave up after {attempt} attempts: {last}"))
+
+    def _redact(self, text: str) -> str:
+        return redact(text, [self._key]) or ""
 
     async def _post(self, session, body: dict[str, Any]) -> tuple[str, dict[str, int]]:
         async with session.post(f"{self.base_url}/chat/completions", json=body) as r:
@@ -245,23 +314,20 @@ class OpenAIBackend:
         if status in (400, 422) and "response_format" in body and "response_format" in detail:
             raise _Unstructured()
         if status in _FATAL:
-            raise MedinjectError(f"{self.base_url}: HTTP {status}, {_FATAL[status]}")
+            raise MedinjectError(self._redact(f"{self.base_url}: HTTP {status}, {_FATAL[status]}"))
         if status >= 400:  # this request only (too long, refused): the item fails, the job goes on
-            raise _ItemError(f"http {status}: {detail[:200]}")
+            raise AnswerError(f"http {status}: {detail[:200]}")
         try:
             data = json.loads(raw)
-            message = data["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except ValueError:  # a truncated body: the next attempt may get it whole
             raise _Transient("malformed response body") from None
-        text = message.get("content") or ""
-        raw_usage = data.get("usage") or {}
-        usage = {k: int(raw_usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens")}
-        return text, usage
+        text, usage = read_completion(data)
+        return self._redact(text), usage
 
 
 class _Unstructured(Exception):
     pass
 
 
-class _ItemError(Exception):
-    pass
+class AnswerError(Exception):
+    """This answer cannot be used ('reason: detail'); its item fails, the job goes on."""

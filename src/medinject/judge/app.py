@@ -2,15 +2,20 @@
 their own; ratings go straight to the SQLite store.
 
 The page (templates/annotate.html) is plain HTML and JS served by the app itself: nothing is fetched from
-outside. The API takes `Authorization: Bearer TOKEN`; no token gives 401, an unknown one 403.
+outside. The API takes `Authorization: Bearer TOKEN`; no token gives 401, an unknown one 403. Every
+response forbids framing and carries a Content-Security-Policy that allows only the page's own inline
+script and style (by hash) and requests to the app itself. A score is a JSON integer on the scale: `true`,
+`"7"` and `7.0` are refused (422), as a typing slip must not become a rating.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import hmac
 import random
+import re
 import socket
 from collections.abc import Sequence
 from importlib import resources
@@ -27,7 +32,7 @@ MIN_TOKEN = 8
 
 
 class Rating(BaseModel):
-    score: int
+    score: int = Field(strict=True)  # strict: no bool, no string, no float
     comment: str = Field(default="", max_length=5000)
 
 
@@ -73,6 +78,17 @@ def read_annotators(path: str | Path) -> dict[str, str]:
     return tokens
 
 
+def content_security_policy(page: str) -> str:
+    """A policy allowing the page's inline <script> and <style> blocks by hash, and nothing from elsewhere."""
+    def sources(tag: str) -> str:
+        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
+        digests = [base64.b64encode(hashlib.sha256(b.encode("utf-8")).digest()).decode() for b in blocks]
+        return " ".join(f"'sha256-{d}'" for d in digests) or "'none'"
+
+    return (f"default-src 'none'; script-src {sources('script')}; style-src {sources('style')}; "
+            "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
 def task_order(answers: Sequence[Answer], annotator: str) -> list[tuple[str, str]]:
     """(item id, system) in this annotator's order: items shuffled, then each item's answers shuffled.
 
@@ -102,6 +118,15 @@ def create_app(answers: Sequence[Answer], tokens: dict[str, str], store: RatingS
     orders: dict[str, list[tuple[str, str]]] = {}
     page = (resources.files("medinject") / "templates" / "annotate.html").read_text(encoding="utf-8")
     app = FastAPI(title="medinject rating", docs_url=None, redoc_url=None, openapi_url=None)
+    security_headers = {"Content-Security-Policy": content_security_policy(page), "X-Frame-Options": "DENY",
+                        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                        "Cache-Control": "no-store"}
+
+    @app.middleware("http")
+    async def secure(request, call_next):
+        response = await call_next(request)
+        response.headers.update(security_headers)
+        return response
 
     def annotator(authorization: str | None = Header(default=None)) -> str:
         if not authorization or not authorization.lower().startswith("bearer ") or not authorization[7:].strip():

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, MedinjectError
-from ..io import write_json, write_text
+from ..io import sha256_file, write_json, write_text
 from .config import TrainConfig, as_config, config_to_yaml
 from .data import counts, encode, ensure_chat_template, load_split, to_dataset
 from .manifest import (
@@ -24,6 +24,7 @@ from .manifest import (
 )
 
 RESOLVED_CONFIG = "train_config.json"
+INPUT_HASHES = "input_sha256"  # beside the settings in RESOLVED_CONFIG: what --resume checks the data against
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -59,12 +60,25 @@ def _check_output_dir(cfg: TrainConfig) -> Path | None:
     saved = out / RESOLVED_CONFIG
     if ckpt is not None and saved.exists():
         before = json.loads(saved.read_text(encoding="utf-8"))
+        hashes = before.pop(INPUT_HASHES, None) or {}
         now = _comparable(cfg)
         diff = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
         if diff:
             raise InputError(out, f"--resume with settings that differ from the interrupted run: {', '.join(diff)}",
                              field="output_dir")
+        _refuse_changed_data(hashes, out)
     return ckpt
+
+
+def _refuse_changed_data(hashes: dict[str, str], out: Path) -> None:
+    """Resume only on the data the interrupted run started with: a changed or missing file is refused."""
+    for path, digest in hashes.items():
+        if not Path(path).exists():
+            raise InputError(path, f"missing: the interrupted run in {out} was trained on it; restore it to "
+                                   "resume, or choose another output_dir")
+        if sha256_file(path) != digest:
+            raise InputError(path, f"changed since the interrupted run in {out} started (sha256 differs): "
+                                   "restore it to resume, or choose another output_dir")
 
 
 def _comparable(cfg: TrainConfig) -> dict[str, Any]:
@@ -250,7 +264,8 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
     trainer.remove_callback(PrinterCallback)
     if trainer.is_world_process_zero():
         cfg.output_dir.mkdir(parents=True, exist_ok=True)
-        write_json(cfg.output_dir / RESOLVED_CONFIG, _comparable(cfg))
+        hashes = {f["path"]: f["sha256"] for f in [*train_files, *eval_files]}
+        write_json(cfg.output_dir / RESOLVED_CONFIG, {**_comparable(cfg), INPUT_HASHES: hashes})
     cpu0 = time.process_time()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     train_cpu_s = time.process_time() - cpu0
