@@ -128,3 +128,24 @@ def test_cli_bad_config_exits_2(run_cli, tmp_path):
     code, out, err = run_cli("train", "--config", PAPER, "data=a.jsonl", f"output_dir={tmp_path}", "warmup=3")
     assert code == 2
     assert err.strip().count("\n") == 0 and "warmup" in err and "Traceback" not in err
+
+
+def test_model_refs_fail_at_once_with_one_line(tmp_path, monkeypatch):
+    from medinject.train.recipe import check_model_ref
+
+    with pytest.raises(InputError, match="model folder not found") as e:
+        check_model_ref(str(tmp_path / "no" / "such-model"))
+    assert e.value.field == "model"
+    check_model_ref(str(tmp_path))  # an existing folder passes (its loading says what is wrong inside)
+    # a hub id neither cached nor reachable: a closed port on loopback stands for a network that is down
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(InputError, match="not in the local cache and 127.0.0.1 cannot be reached"):
+        check_model_ref("someorg/somemodel")
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    with pytest.raises(InputError, match="HF_HUB_OFFLINE is set"):
+        check_model_ref("someorg/somemodel")

@@ -101,6 +101,31 @@ def _precision(cfg: TrainConfig) -> tuple[bool, Any]:
     return bf16, dtype
 
 
+def check_model_ref(ref: str) -> None:
+    """A missing local folder, or a hub id that is neither cached nor reachable, is a one-line error now
+    (instead of a hub-id message for a mistyped path, or half a minute of download retries)."""
+    if ref.startswith("toy:") or Path(ref).expanduser().exists():
+        return
+    if ref.startswith(("/", ".", "~")) or ref.count("/") > 1 or "\\" in ref:
+        raise InputError(Path(ref), "model folder not found", field="model")
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(ref, "config.json"), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise InputError(None, f"hub model {ref!r} is not in the local cache and HF_HUB_OFFLINE is set",
+                         field="model")
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=5).close()
+    except OSError as e:
+        raise InputError(None, f"hub model {ref!r} is not in the local cache and {url.hostname} cannot be reached "
+                               f"({e.strerror or e}); give a local folder or connect", field="model") from None
+
+
 def load_tokenizer(cfg: TrainConfig):
     from transformers import AutoTokenizer
 
@@ -242,6 +267,7 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
     train_records, train_files = load_split(cfg.data, "data")
     eval_records, eval_files = load_split(cfg.eval_data, "eval_data")
     bf16, dtype = _precision(cfg)
+    check_model_ref(cfg.model)
     tokenizer = load_tokenizer(cfg)
     check_target_modules(module_names(cfg), cfg.adapter.get("target_modules"))
     train_enc = _encode_split(train_records, tokenizer, cfg, cfg.loss_on, "data", cfg.over_long)
