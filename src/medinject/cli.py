@@ -34,6 +34,17 @@ COMMAND_MODULES = [
 ]
 
 
+@app.callback()
+def _options(
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More messages on stderr (-vv: debug)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Errors only: no warnings, no progress bars."),
+) -> None:
+    """Options of every verb (also accepted after it)."""
+    from .logs import setup
+
+    setup(-1 if quiet else verbose)
+
+
 def _register() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
@@ -41,8 +52,10 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _register()
+    from .logs import hoist
+
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="medinject")
+        rv = app(args=hoist(sys.argv[1:] if argv is None else argv), standalone_mode=False, prog_name="medinject")
         return rv if isinstance(rv, int) else 0
     except MedinjectError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -125,8 +125,11 @@ class _Progress:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from ..logs import stderr_console
+
         self.bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), transient=False)
+                            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), transient=False,
+                            console=stderr_console())
         self.task = self.bar.add_task(label, total=total, completed=done, stats="")
         self.start, self.n = time.monotonic(), 0
         self.bar.start()
