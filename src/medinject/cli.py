@@ -44,8 +44,15 @@ def _show_version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
                                  help="Print the version and exit."),
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More messages on stderr (-vv: debug)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Errors only: no warnings, no progress bars."),
 ) -> None:
-    """French biomedical instruction data: ingest, translate, synthesize, curate, mix, train, evaluate, report."""
+    """French biomedical instruction data: ingest, translate, synthesize, curate, mix, train, evaluate, report.
+
+    -v/-q are accepted before or after the verb."""
+    from .logs import setup
+
+    setup(-1 if quiet else verbose)
 
 
 _registered = False
@@ -73,8 +80,10 @@ def _usage_message(e: typer.TyperException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     _register()
+    from .logs import hoist
+
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="medinject")
+        rv = app(args=hoist(sys.argv[1:] if argv is None else argv), standalone_mode=False, prog_name="medinject")
         code = rv if isinstance(rv, int) else 0
     except MedinjectError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -58,6 +58,25 @@ def register(app: typer.Typer) -> None:
         else:
             render(stats)
 
+    @app.command("track")
+    def track_cmd(
+        files: list[Path] = typer.Argument(..., help="Stage JSON artifacts: eval or judge summary.json, curate "
+                                           "report.json, mix or train manifest.json, agreement.json."),
+        report_to: str = typer.Option("tensorboard", "--report-to", help="tensorboard, wandb (extra 'wandb'), "
+                                      "or both comma-separated."),
+        log_dir: Path = typer.Option(Path("runs"), "--log-dir", help="TensorBoard log folder (W&B: its dir)."),
+        project: str = typer.Option(None, "--project", help="W&B project (default: medinject)."),
+    ) -> None:
+        """Log finished stage summaries to an experiment tracker, with their config and data hashes."""
+        from .io import read_json
+        from .tracking import report_run
+
+        for path in files:
+            summary = read_json(path)
+            name = f"{path.parent.name}-{path.stem}" if path.parent.name else path.stem
+            for where in report_run(summary, report_to, log_dir=log_dir, name=name, project=project):
+                typer.echo(f"{path} -> {where}")
+
     @app.command("export")
     def export_cmd(
         file: Path = typer.Argument(..., help="Records file (.jsonl or .parquet)."),

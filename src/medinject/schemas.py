@@ -23,6 +23,7 @@ VERSIONS = {
     "train.manifest": 1,        # train output manifest.json
     "agreement.summary": 1,     # agreement/agreement.json
     "translate.eval": 1,        # translate-eval result JSON
+    "llm-stage.summary": 1,     # translate / synthesize OUT.summary.json
 }
 
 

@@ -115,7 +115,9 @@ def test_a_run_in_lm_eval_sends_our_messages_and_its_samples_score_as_lm_eval_di
 
 
 def _sample(doc_id, doc, target, filtered, filt="none", resps=None):
-    return {"doc_id": doc_id, "doc": doc, "target": target, "arguments": {}, "resps": resps or [filtered],
+    # lm-eval logs `resps` one level deeper than `filtered_resps` (a list of answers per request).
+    resps = resps or [[r] for r in filtered] if isinstance(filtered[0], list) else [filtered]
+    return {"doc_id": doc_id, "doc": doc, "target": target, "arguments": {}, "resps": resps,
             "filtered_resps": filtered, "filter": filt, "metrics": ["acc"], "doc_hash": "x", "prompt_hash": "y",
             "target_hash": "z", "acc": 0.0}
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..io import write_json, write_jsonl, write_records
 from ..records import Record
+from ..schemas import schema_id
 from .base import Backend, ChatRequest, ChatResponse
 
 
@@ -146,8 +147,11 @@ class _Progress:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from ..logs import stderr_console
+
         self.bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), transient=False)
+                            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), transient=False,
+                            console=stderr_console())
         self.task = self.bar.add_task(label, total=total, completed=done, stats="")
         self.start, self.n = time.monotonic(), 0
         self.bar.start()
@@ -260,6 +264,7 @@ def run_job(job: Job, items: Sequence[Any], backend: Backend, out_path: str | Pa
     n_out = write_records(out_path, (Record.model_validate(r) for r in accepted))
     write_jsonl(rejected_path, rejected)
     summary = {
+        "schema": schema_id("llm-stage.summary"),
         "stage": job.name, "items": len(items), "accepted": len(ids) - len(rejected), "records": n_out,
         "rejected": len(rejected), "rejected_by_reason": dict(reasons.most_common()),
         "retried": retried, "cached_responses": cached,

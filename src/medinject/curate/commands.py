@@ -46,6 +46,8 @@ def register(app: typer.Typer) -> None:
         quality_threshold: float = typer.Option(None, "--quality-threshold", min=1, max=5, help="Reject judged records "
                                                 "scoring below this (1 to 5)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+        report_to: str = typer.Option(None, "--report-to", help="Also log the summary, its config and data "
+                                      "hashes to tensorboard (OUT/runs) or wandb (extra 'wandb')."),
     ) -> None:
         """Filter records (structure, duplicates, language, contamination, optional LLM quality), with reasons."""
         from ..errors import MedinjectError
@@ -69,6 +71,10 @@ def register(app: typer.Typer) -> None:
             raise MedinjectError("--quality-threshold needs a judge (--judge-model)")
         report = run_curate(inputs, out, eval_files or (), backend=backend, **settings)
         print_summary(report)
+        if report_to:
+            from ..tracking import report_run
+
+            report_run(report, report_to, log_dir=out / "runs", name=f"curate-{out.name}")
 
 
 def print_summary(report: dict) -> None:

@@ -40,6 +40,8 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(None, min=1, help="Only the first N records of each file."),
         engine: v.Engine = typer.Option("transformers", help="vllm: GPU, extra 'vllm'."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        report_to: str = typer.Option(None, "--report-to", help="Also log the summary, its config and data "
+                                      "hashes to tensorboard (OUT/runs) or wandb (extra 'wandb')."),
     ) -> None:
         """Score a causal LM on record files: multiple choice (constrained and greedy) and open-ended answers."""
         from ..io import refuse_overwrite
@@ -56,6 +58,10 @@ def register(app: typer.Typer) -> None:
         )
         _print(results_table(summary["results"]))
         typer.echo(f"predictions and summary written to {out}")
+        if report_to:
+            from ..tracking import report_run
+
+            report_run(summary, report_to, log_dir=out / "runs", name=f"eval-{out.name}")
 
     @app.command("score")
     def score_cmd(

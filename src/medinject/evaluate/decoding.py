@@ -129,15 +129,16 @@ def _prefill(model, prompts: list[list[int]], prefixes: _PrefixCache):
 
 def repetition_penalty(model) -> float:
     """The model's `repetition_penalty`, which `generate` applies even when greedy; warns about what is not applied."""
-    import sys
+    import logging
 
     config = getattr(model, "generation_config", None)
     if config is None:
         return 1.0
     ignored = [k for k in _UNSUPPORTED if getattr(config, k, None)]
     if ignored:
-        print(f"warning: the model's generation config sets {', '.join(ignored)}, which medinject's decoder does "
-              "not apply; its greedy answers may differ from `generate`'s", file=sys.stderr)
+        logging.getLogger(__name__).warning(
+            "the model's generation config sets %s, which medinject's decoder does not apply; its greedy answers "
+            "may differ from `generate`'s", ", ".join(ignored))
     return float(getattr(config, "repetition_penalty", None) or 1.0)
 
 

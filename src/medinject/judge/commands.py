@@ -32,6 +32,8 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(512, min=1, help="Most tokens the judge may write per verdict."),
         n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples for the intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
+        report_to: str = typer.Option(None, "--report-to", help="Also log the summary, its config and data "
+                                      "hashes to tensorboard (OUT/runs) or wandb (extra 'wandb')."),
     ) -> None:
         """Judge open-ended answers against their references with an LLM (binary, graded, pairwise)."""
         from ..io import refuse_overwrite
@@ -52,6 +54,11 @@ def register(app: typer.Typer) -> None:
                    f"{c['verdicts']['failed']} failed; pairwise: {c['pairwise']['ok']} parsed, "
                    f"{c['pairwise']['unparseable']} unparseable, {c['pairwise']['failed']} failed")
         typer.echo(f"written to {out}")
+        if report_to:
+            from ..tracking import report_run
+
+            report_run(summary, report_to, log_dir=out / "runs", name=f"judge-{out.name}",
+                       inputs=[p for p, _ in parse_specs(predictions, systems)])
 
     annotate = typer.Typer(help="Blind expert rating: a web app, and CSV export and import.", no_args_is_help=True)
     app.add_typer(annotate, name="annotate")

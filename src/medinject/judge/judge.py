@@ -109,8 +109,10 @@ def _generate(backend: Backend, requests: list[ChatRequest], progress: bool) -> 
         return backend.generate(requests)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from ..logs import stderr_console
+
     with Progress(TextColumn("judge"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True) as bar:
+                  transient=True, console=stderr_console()) as bar:
         task = bar.add_task("judge", total=len(requests))
         return backend.generate(requests, on_result=lambda _r: bar.advance(task))
 

@@ -72,7 +72,9 @@ def register(app: typer.Typer) -> None:
             data["missing_tasks"] = missing_tasks
         summary = run_spec(parse_spec(data, spec_file), out)
         if summary["shrunk"]:
-            typer.echo(f"warning: {summary['shrink_reason']}")
+            import logging
+
+            logging.getLogger("medinject.mix").warning(summary["shrink_reason"])
         for name, m in summary["configs"].items():
             origins = ", ".join(f"{k} {v}" for k, v in m["counts"]["origin"].items())
             tasks = ", ".join(f"{k} {v}" for k, v in m["counts"]["task"].items())

@@ -349,4 +349,10 @@ def train(config: TrainConfig | dict[str, Any]) -> Path:
         write_text(cfg.output_dir / "config.yaml", config_to_yaml(cfg))
         write_model_card(cfg.output_dir, manifest)
         write_manifest(cfg.output_dir, manifest)  # last: its presence marks the run finished
+        trackers = [t for t in (args.report_to or []) if t in ("tensorboard", "wandb")]
+        if trackers:  # the trainer logged the curves; the config and data hashes go beside them
+            from ..tracking import report_run
+
+            report_run(manifest, trackers, log_dir=getattr(args, "logging_dir", None) or cfg.output_dir / "runs",
+                       name="manifest")
     return cfg.output_dir

@@ -75,7 +75,10 @@ def run_translate_eval(backend: Backend | BackendSpec | dict, *, data_dir: str |
         if progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-            with Progress(TextColumn("translate-eval"), BarColumn(), MofNCompleteColumn()) as bar:
+            from ..logs import stderr_console
+
+            with Progress(TextColumn("translate-eval"), BarColumn(), MofNCompleteColumn(),
+                          console=stderr_console()) as bar:
                 task = bar.add_task("", total=len(requests))
                 responses = be.generate(requests, on_result=lambda _r: bar.advance(task))
         else:
