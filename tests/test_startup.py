@@ -11,10 +11,10 @@ HEAVY = ("matplotlib", "numpy", "scipy", "torch", "transformers")
 
 PROBE = """
 import contextlib, io, sys
+heavy = set(sys.argv.pop(1).split(","))
 from medinject.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(sys.argv[1:])
-heavy = set(sys.argv.pop(1).split(","))
 print(code, sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}))
 """
 
