@@ -15,16 +15,22 @@ PASSAGE_DIMENSIONS = ("source", "lang")
 PERCENTILES = (5, 25, 50, 75, 95)
 
 
+def _percentile(ordered: Sequence[int], q: float) -> float:
+    """numpy's default (linear) percentile, without loading numpy for a file summary."""
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
 def length_summary(lengths: Sequence[int]) -> dict[str, float | int]:
     """Count, mean, percentiles and max of character lengths (empty when there is nothing to measure)."""
-    import numpy as np
-
     if not lengths:
         return {"n": 0}
-    a = np.asarray(lengths)
-    out: dict[str, float | int] = {"n": int(a.size), "mean": round(float(a.mean()), 1)}
-    out.update({f"p{q}": round(float(np.percentile(a, q)), 1) for q in PERCENTILES})
-    out["max"] = int(a.max())
+    a = sorted(lengths)
+    out: dict[str, float | int] = {"n": len(a), "mean": round(sum(a) / len(a), 1)}
+    out.update({f"p{q}": round(float(_percentile(a, q)), 1) for q in PERCENTILES})
+    out["max"] = a[-1]
     return out
 
 

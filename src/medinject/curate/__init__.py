@@ -1,9 +1,15 @@
 """Curation: filters that keep or reject each record with a reason, dedup, language, decontamination, quality."""
 
-from .filters import REASONS, Reject, check_answer_leak, check_structure, record_filters
-from .language import check_language
-from .pipeline import run_curate
-from .settings import CurateSettings
+from ..lazy import lazy_exports
 
-__all__ = ["REASONS", "CurateSettings", "Reject", "check_answer_leak", "check_language", "check_structure",
-           "record_filters", "run_curate"]
+# Names load on first use so that `medinject --help` pays for none of this package's dependencies.
+__getattr__, __all__ = lazy_exports(__name__, {
+    "REASONS": "filters",
+    "Reject": "filters",
+    "check_answer_leak": "filters",
+    "check_structure": "filters",
+    "record_filters": "filters",
+    "check_language": "language",
+    "run_curate": "pipeline",
+    "CurateSettings": "settings",
+})

@@ -4,14 +4,18 @@ Public API: `run_eval` (the stage), `predict_choice` / `predict_open` (records -
 `score_rows` + `summarize` (rows -> summary.json metrics), `read_predictions`, `compare_runs`, `CATALOG`.
 """
 
-from __future__ import annotations
+from ..lazy import lazy_exports
 
-from .compare import compare_runs
-from .mcqa import predict_choice
-from .metrics import CATALOG, exact_match, hamming_score
-from .oeq import predict_open
-from .runner import run_eval
-from .summary import read_predictions, score_rows, summarize
-
-__all__ = ["CATALOG", "compare_runs", "exact_match", "hamming_score", "predict_choice", "predict_open",
-           "read_predictions", "run_eval", "score_rows", "summarize"]
+# Names load on first use so that `medinject --help` pays for none of this package's dependencies.
+__getattr__, __all__ = lazy_exports(__name__, {
+    "compare_runs": "compare",
+    "predict_choice": "mcqa",
+    "CATALOG": "metrics",
+    "exact_match": "metrics",
+    "hamming_score": "metrics",
+    "predict_open": "oeq",
+    "run_eval": "runner",
+    "read_predictions": "summary",
+    "score_rows": "summary",
+    "summarize": "summary",
+})

@@ -4,10 +4,16 @@
 `load_experiment` validates a file; `Runner` and `Node` are the generic engine the stages plug into.
 """
 
-from .config import Experiment, load_experiment
-from .engine import Node, Runner, Step, format_plan
-from .graph import build_nodes
-from .run import run_experiment
+from ..lazy import lazy_exports
 
-__all__ = ["Experiment", "Node", "Runner", "Step", "build_nodes", "format_plan", "load_experiment",
-           "run_experiment"]
+# Names load on first use so that `medinject --help` pays for none of this package's dependencies.
+__getattr__, __all__ = lazy_exports(__name__, {
+    "Experiment": "config",
+    "load_experiment": "config",
+    "Node": "engine",
+    "Runner": "engine",
+    "Step": "engine",
+    "format_plan": "engine",
+    "build_nodes": "graph",
+    "run_experiment": "run",
+})

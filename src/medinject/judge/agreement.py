@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, MedinjectError
-from ..io import atomic_path, iter_jsonl, write_json, write_text
+from ..io import iter_jsonl, write_json, write_text
 from ..schemas import schema_id
 from ..textnorm import join_key
 from . import stats
@@ -246,14 +246,11 @@ def _slug(name: str) -> str:
 
 
 def scatter_plots(rows: Sequence[dict], out_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plotting import new_figure, save_png
 
     paths = []
     for r in rows:
-        fig, ax = plt.subplots(figsize=(4.2, 3.6), dpi=110)
+        fig, ax = new_figure(figsize=(4.2, 3.6))
         ax.scatter(r["_x"], r["_y"], s=18, alpha=0.7)
         if r["n"] >= 2 and np.ptp(r["_x"]) > 0:
             b, a = np.polyfit(r["_x"], r["_y"], 1)
@@ -265,11 +262,7 @@ def scatter_plots(rows: Sequence[dict], out_dir: Path) -> list[Path]:
         ax.set_xlabel(r["score"])
         ax.set_ylabel("mean expert rating")
         fig.tight_layout()
-        path = out_dir / f"scatter_{_slug(r['score'])}.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_png(fig, out_dir / f"scatter_{_slug(r['score'])}.png", tight=False))
     return paths
 
 

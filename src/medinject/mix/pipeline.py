@@ -161,13 +161,10 @@ def _count(c: Counter) -> dict[str, int]:
 
 def plot_composition(manifests: dict[str, dict], path: Path) -> Path:
     """Stacked bars per configuration: records by origin (left) and by task type (right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plotting import new_figure, save_png
 
     names = list(manifests)
-    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.3 * len(names) * 2), 4), sharey=True)
+    fig, axes = new_figure(figsize=(max(8, 1.3 * len(names) * 2), 4), ncols=2, dpi=100, sharey=True)
     for ax, key, cats in ((axes[0], "origin", [o.value for o in Origin]), (axes[1], "task", [t.value for t in Task])):
         bottom = [0] * len(names)
         for cat in cats:
@@ -180,7 +177,4 @@ def plot_composition(manifests: dict[str, dict], path: Path) -> Path:
         ax.tick_params(axis="x", rotation=45)
     axes[0].set_ylabel("records")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=100, tight=False)

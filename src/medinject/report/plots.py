@@ -1,4 +1,4 @@
-"""PNG figures for the report (matplotlib, Agg backend: no display needed)."""
+"""PNG figures for the report, drawn on an Agg canvas (no display, no global matplotlib state)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..io import atomic_path  # noqa: E402
+from ..plotting import new_figure, save_png
 
 COLORS = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#718096", "#b7791f"]
 
@@ -20,18 +15,11 @@ def _ok(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def bars_with_intervals(path: Path, labels: Sequence[str], values: Sequence[float | None],
                         intervals: Sequence[Sequence[float | None] | None], *, title: str, ylabel: str,
                         highlight: Sequence[str] = ()) -> Path:
     """One bar per configuration with its 95% interval as an error bar."""
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.8 * len(labels) + 1.5), 3.6))
+    fig, ax = new_figure(figsize=(max(4.5, 0.8 * len(labels) + 1.5), 3.6))
     xs = range(len(labels))
     vals = [v if _ok(v) else 0.0 for v in values]
     lo = [v - ci[0] if ci and _ok(ci[0]) and _ok(v) else 0.0 for v, ci in zip(values, intervals, strict=True)]
@@ -47,7 +35,7 @@ def bars_with_intervals(path: Path, labels: Sequence[str], values: Sequence[floa
     ax.set_title(title, fontsize=10)
     ax.set_ylim(0, max(1.0, max(vals + [0]) * 1.15) if max(vals + [0]) <= 1 else max(vals) * 1.15)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def grouped_bars(path: Path, labels: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str,
@@ -55,7 +43,7 @@ def grouped_bars(path: Path, labels: Sequence[str], series: dict[str, Sequence[f
     """Several values per configuration side by side (original vs permuted vs circular EM)."""
     n = max(1, len(series))
     width = 0.8 / n
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(labels) + 1.5), 3.6))
+    fig, ax = new_figure(figsize=(max(4.5, 0.9 * len(labels) + 1.5), 3.6))
     for i, (name, vals) in enumerate(series.items()):
         xs = [x - 0.4 + width * (i + 0.5) for x in range(len(labels))]
         ax.bar(xs, [v if _ok(v) else 0.0 for v in vals], width, label=name, color=COLORS[i % len(COLORS)],
@@ -65,4 +53,4 @@ def grouped_bars(path: Path, labels: Sequence[str], series: dict[str, Sequence[f
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -45,12 +45,9 @@ def loss_curves(log_history: list[dict[str, Any]]) -> dict[str, list[list[float]
 def plot_losses(curves: dict[str, list[list[float]]], path: Path, title: str) -> Path | None:
     if not curves["train"] and not curves["eval"]:
         return None
-    import matplotlib
+    from ..plotting import new_figure, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = new_figure(figsize=(6, 3.5))
     for name, pts in curves.items():
         if pts:
             xs, ys = zip(*pts, strict=True)
@@ -60,12 +57,7 @@ def plot_losses(curves: dict[str, list[list[float]]], path: Path, title: str) ->
     ax.set_title(title, fontsize=9)
     ax.legend()
     fig.tight_layout()
-    from ..io import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, tight=False)
 
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:

@@ -1,8 +1,17 @@
 """English-to-French translation of whole records, with output checks, and translator scoring on WMT."""
 
-from .checks import check_translation, numbers, payload, schema_for
-from .evaluate import load_wmt_pairs, run_translate_eval, shared_data_dir
-from .translate import RecordTranslator, load_prompt, run_translate
+from ..lazy import lazy_exports
 
-__all__ = ["RecordTranslator", "check_translation", "load_prompt", "load_wmt_pairs", "numbers", "payload",
-           "run_translate", "run_translate_eval", "schema_for", "shared_data_dir"]
+# Names load on first use so that `medinject --help` pays for none of this package's dependencies.
+__getattr__, __all__ = lazy_exports(__name__, {
+    "check_translation": "checks",
+    "numbers": "checks",
+    "payload": "checks",
+    "schema_for": "checks",
+    "load_wmt_pairs": "evaluate",
+    "run_translate_eval": "evaluate",
+    "shared_data_dir": "evaluate",
+    "RecordTranslator": "translate",
+    "load_prompt": "translate",
+    "run_translate": "translate",
+})

@@ -1,0 +1,67 @@
+"""Start-up cost: `--help` and verbs that draw nothing load none of the heavy scientific libraries."""
+
+import subprocess
+import sys
+
+import pytest
+
+from medinject.cli import COMMAND_MODULES, _register, app
+
+HEAVY = ("matplotlib", "numpy", "scipy", "torch", "transformers")
+
+PROBE = """
+import contextlib, io, sys
+heavy = set(sys.argv.pop(1).split(","))
+from medinject.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(sys.argv[1:])
+print(code, sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}))
+"""
+
+
+def _loaded(*args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", PROBE, ",".join(HEAVY), *args], capture_output=True, text=True,
+                         check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _verbs() -> list[str]:
+    _register()
+    verbs = [c.name or c.callback.__name__ for c in app.registered_commands]
+    verbs += [g.name for g in app.registered_groups]
+    assert len(COMMAND_MODULES) > 5 and "report" in verbs
+    return verbs
+
+
+def test_import_loads_nothing_heavy():
+    code = f"import sys, medinject.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_loads_nothing_heavy():
+    assert _loaded("--help") == "0 []"
+
+
+@pytest.mark.parametrize("verb", _verbs())
+def test_verb_help_loads_nothing_heavy(verb):
+    assert _loaded(verb, "--help") == "0 []"
+
+
+def test_verb_that_draws_nothing_loads_nothing_heavy(tmp_path):
+    from medinject.demo import sample_dir
+
+    assert _loaded("stats", str(sample_dir() / "native.jsonl")) == "0 []"
+    assert _loaded("validate", str(sample_dir() / "eval.jsonl")) == "0 []"
+
+
+def test_no_global_matplotlib_state_in_src():
+    from pathlib import Path
+
+    import medinject
+
+    src = Path(medinject.__file__).parent
+    for path in src.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "matplotlib.use(" not in text, path
+        assert "pyplot" not in text.replace("no pyplot", ""), path
