@@ -207,7 +207,7 @@ def test_choice_sets_match_their_registries():
     from medinject.evaluate.mcqa import MODES as DECODING
     from medinject.evaluate.metrics import CHOICE_ITEM_METRICS, OPEN_ITEM_METRICS
     from medinject.experiment.config import BackendSpec, EvaluateSpec, JudgeSpec, SourceFormat
-    from medinject.export import LAYOUTS
+    from medinject.export import FOLDER_LAYOUTS, LAYOUTS
     from medinject.ingest import FORMATS
     from medinject.judge.judge import PAIRWISE
     from medinject.judge.verdicts import MODES as JUDGE
@@ -217,7 +217,7 @@ def test_choice_sets_match_their_registries():
 
     assert set(get_args(v.IngestFormat)) == {*FORMATS, "generic"}
     assert set(get_args(SourceFormat)) == {*get_args(v.IngestFormat), "records", "passages"}
-    assert set(get_args(v.ExportLayout)) == set(LAYOUTS)
+    assert set(get_args(v.ExportLayout)) == {*LAYOUTS, *FOLDER_LAYOUTS}
     assert set(get_args(v.ToySize)) == set(SIZES)
     assert set(get_args(v.BackendKind)) == set(KINDS) == set(get_args(BackendSpec.model_fields["kind"].annotation))
     assert set(get_args(v.Dtype)) == set(get_args(TrainConfig.model_fields["dtype"].annotation))
@@ -225,6 +225,7 @@ def test_choice_sets_match_their_registries():
     assert set(get_args(v.JudgeLang)) == set(get_args(JudgeSpec.model_fields["lang"].annotation))
     assert set(get_args(v.CompareMetric)) == {*CHOICE_ITEM_METRICS, *OPEN_ITEM_METRICS}
     assert set(get_args(v.Pairwise)) == set(PAIRWISE)
-    assert set(v.JUDGE_MODES) == set(JUDGE) and set(get_args(v.Scale)) == set(JUDGE)
+    # the paper judge rates on the binary scale
+    assert set(v.JUDGE_MODES) == set(JUDGE) and set(get_args(v.Scale)) == set(JUDGE) - {"paper"}
     assert set(v.DECODING_MODES) == set(DECODING)
     assert set(get_args(v.FileKind)) == set(get_args(Kind))
