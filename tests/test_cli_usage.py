@@ -53,7 +53,8 @@ def bad_values(param) -> list[str]:
         if cb.startswith("comma_list"):
             return ["", " , "]
         return {"url": ["not-a-url", "ftp://x", "http://h:99999/v1"], "positive": ["0", "-1"],
-                "device": ["gpu0"], "names": [""]}.get(cb, [])
+                "device": ["gpu0"], "names": [""],
+                "fraction": ["0", "1", "1.5"]}.get(cb, [])
     if desc.is_choice:
         return ["not-a-choice"]
     base = desc.annotation

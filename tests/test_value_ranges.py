@@ -54,7 +54,7 @@ CASES = {
                       ["'--port'"]),
     "duplicate annotator": ("annotate tokens ann1 ann2 ann1 -o {out}/a.yaml", ["'names'", "'ann1' is given twice"]),
     "empty annotator name": ("annotate tokens ann1 '' -o {out}/a.yaml", ["'names'", "empty name"]),
-    "--threshold above 1": ("curate {in}/r.jsonl -o {out}/c --threshold 1.5", ["'--threshold'"]),
+    "--threshold above 1": ("curate {in}/r.jsonl -o {out}/c --threshold 1.5", ["'--threshold'", "between 0 and 1"]),
     "--workers 0": ("curate {in}/r.jsonl -o {out}/c --workers 0", ["'--workers'"]),
     "epochs 0": (TRAIN.replace("max_steps=1", "num_train_epochs=0"), ["num_train_epochs", "must be > 0"]),
     "train batch size 0": (TRAIN + " per_device_train_batch_size=0", ["per_device_train_batch_size", ">= 1"]),

@@ -85,6 +85,13 @@ def positive(value: float | None) -> float | None:
     return value
 
 
+def fraction(value: float | None) -> float | None:
+    """Strictly between 0 and 1 (a similarity threshold)."""
+    if value is not None and not 0 < value < 1:
+        raise typer.BadParameter(f"must be between 0 and 1 (both excluded), got {value}")
+    return value
+
+
 def url(value: str | None) -> str | None:
     """An http(s) URL with a host, e.g. http://127.0.0.1:8000/v1."""
     if value is None:

@@ -38,6 +38,8 @@ def test_demo_runs_every_stage_and_ends_with_the_report(tmp_path, run_cli):
     html = Path(re.search(r"^Report: (.+report\.html)$", out, flags=re.M).group(1))
     assert html.is_file() and html.is_relative_to(work)
     assert "scores mean nothing" in out and "medinject run configs/paper.yaml" in out
+    assert "ran now: ingest (6), translate, synthesize, curate, mix, train, evaluate (2), judge (2), report; " \
+           "from the cache: none." in out
     report = html.parent
     for name in ("report.md", "main_table.csv", "answer_order_bias.csv", "open_ended.csv", "judge.csv",
                  "agreement.csv", "composition_origin.csv", "curation_losses.csv", "em_by_configuration.png"):
@@ -62,3 +64,4 @@ def test_demo_runs_every_stage_and_ends_with_the_report(tmp_path, run_cli):
     assert code == 0, err[-2000:]
     assert not re.findall(r"^  (run|resume) ", out2, flags=re.M)
     assert f"Report: {html}" in out2
+    assert "ran now: none; from the cache: ingest (6), translate, synthesize," in out2

@@ -74,8 +74,19 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+def _server_started(pid: int) -> bool:
+    for p in descendants(pid):
+        try:
+            if b"serve" in Path(f"/proc/{p}/cmdline").read_bytes():
+                return True
+        except OSError:
+            pass
+    return False
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
-def test_sigterm_stops_the_server_and_every_worker_and_says_how_to_resume(tmp_path, toy_model, run_cli):
+@pytest.mark.parametrize("when", ["server up", "server starting"])
+def test_sigterm_stops_the_server_and_every_worker_and_says_how_to_resume(tmp_path, toy_model, run_cli, when):
     exp = tmp_path / "exp.yaml"
     exp.write_text(EXPERIMENT.format(model=toy_model))
     work = tmp_path / "w"
@@ -86,13 +97,18 @@ def test_sigterm_stops_the_server_and_every_worker_and_says_how_to_resume(tmp_pa
         seen, port = [], None
         for line in proc.stdout:
             seen.append(line)
+            if when == "server starting" and "starting transformers serve" in line:
+                while not _server_started(proc.pid) and proc.poll() is None:
+                    time.sleep(0.05)
+                break
             m = re.search(r"transformers serve for backend local on http://127\.0\.0\.1:(\d+)/v1", line)
             if m:
                 port = int(m.group(1))
+                assert not port_is_free(port)  # the server is up
                 break
-        assert port is not None, "".join(seen) + proc.stderr.read()
+        assert proc.poll() is None and (port is not None or when == "server starting"), "".join(seen)
         family = descendants(proc.pid)
-        assert family and not port_is_free(port)  # the server is up, and a child of the run
+        assert family  # the server is a child of the run
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -101,14 +117,15 @@ def test_sigterm_stops_the_server_and_every_worker_and_says_how_to_resume(tmp_pa
             proc.wait()
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err
-    assert "stopped the server for backend local" in out
+    if when == "server up":
+        assert "stopped the server for backend local" in out
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: stopped by SIGTERM") and f"resume with: medinject run {exp}" in last, err
     deadline = time.monotonic() + 10  # SIGKILLed grandchildren may take a moment to be reaped by init
     while any(alive(p) for p in family) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [p for p in family if alive(p)] == []
-    assert port_is_free(port)
+    assert port is None or port_is_free(port)
 
     # The finished ingest nodes are kept; the interrupted translation resumes in its own folder.
     code, plan, err = run_cli("run", exp, "--workdir", work, "--dry-run")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from ..cli_values import BackendKind, url
+from ..cli_values import BackendKind, fraction, url
 
 
 def parse_sets(items: list[str] | None) -> dict:
@@ -30,9 +30,9 @@ def register(app: typer.Typer) -> None:
                                  "report.json, report.md."),
         eval_files: list[Path] = typer.Option(None, "--eval", help="Evaluation records to decontaminate against "
                                               "(repeat the option for several files)."),
-        threshold: float = typer.Option(None, "--threshold", min=0, max=1,
+        threshold: float = typer.Option(None, "--threshold", callback=fraction,
                                         help="Near-duplicate Jaccard threshold (0.7)."),
-        shingle_size: int = typer.Option(None, "--shingle-size", min=1, help="Words per shingle (2)."),
+        shingle_size: int = typer.Option(None, "--shingle-size", min=1, max=10, help="Words per shingle (2)."),
         no_language: bool = typer.Option(False, "--no-language", help="Skip the language check."),
         workers: int = typer.Option(None, "--workers", min=1, help="Processes for the first pass (default: up to 2)."),
         sets: list[str] = typer.Option(None, "--set", help="Any other setting, key=value (e.g. num_perm=256, "
