@@ -28,7 +28,8 @@ HEADER = "\ufeffuid,q,opt_a,opt_b,opt_c,gold\r\n"
 # ---------------------------------------------------------------- shared case: ingest-normalisation ----
 
 def test_nbsp_option_matches_a_gold_with_a_plain_space(tmp_path, run_cli):
-    text = HEADER + f"n1,Posologie de l'amoxicilline ?,1{NBSP}g trois fois par jour,10 g,50 mg,1 g trois fois par jour\r\n"
+    text = HEADER + f"n1,Posologie de l'amoxicilline ?,1{NBSP}g trois fois par jour,10 g,50 mg," \
+        "1 g trois fois par jour\r\n"
     code, stdout, err, out = ingest_csv(tmp_path, run_cli, "nbsp", text)
     assert code == 0, err
     (r,) = load_records(out)
@@ -47,8 +48,8 @@ def test_nfd_option_matches_an_nfc_gold_and_is_stored_nfc(tmp_path, run_cli):
 
 
 def test_entities_crlf_in_a_cell_and_nfd_are_stored_decoded(tmp_path, run_cli):
-    text = HEADER + f'n3,"Une kali&eacute;mie &gt; 6 mmol/L :\r\n(adulte)",une hyperkaliémie,{nfd("une hypokaliémie")},' \
-        "une normokaliémie,une hyperkaliémie\r\n"
+    text = HEADER + 'n3,"Une kali&eacute;mie &gt; 6 mmol/L :\r\n(adulte)",une hyperkaliémie,' \
+        f'{nfd("une hypokaliémie")},une normokaliémie,une hyperkaliémie\r\n'
     code, stdout, err, out = ingest_csv(tmp_path, run_cli, "scraped", text)
     assert code == 0, err
     (r,) = load_records(out)
