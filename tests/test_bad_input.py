@@ -89,11 +89,11 @@ CASES = {
         {"d.json": json.dumps({"k1": {"q": "Q", "a": "x", "b": "y", "g": "z"}})},
         f"ingest {{in}}/d.json -f generic --origin native --map {MAP},answer_as=text -o {{out}}/X.jsonl",
         ["record k1", "field 'g'", "matches no option"]),
-    "duplicate id": (
-        {"d.jsonl": jsonl({"q": "Q", "a": "x", "b": "y", "g": "A", "i": "7"},
-                          {"q": "Q2", "a": "x", "b": "y", "g": "B", "i": "7"})},
-        f"ingest {{in}}/d.jsonl -f generic --origin native --map {MAP},id=i -o {{out}}/X.jsonl",
-        ["line 2", "field 'i'", "duplicate id"]),
+    "answer text shared by two options": (  # (a repeated id is suffixed, as FrenchMedMCQA's are)
+        {"d.jsonl": jsonl({"q": "Q", "a": "x", "b": "y", "g": "x", "i": "7"},
+                          {"q": "Q2", "a": "x y", "b": "X\u00a0Y", "g": "x y", "i": "8"})},
+        f"ingest {{in}}/d.jsonl -f generic --origin native --map {MAP},id=i,answer_as=text -o {{out}}/X.jsonl",
+        ["line 2", "record 8", "field 'g'", "matches options A and B"]),
     "malformed yaml mapping": (
         {"d.csv": csv_text(["q", "a", "b", "g"], ["Q", "x", "y", "A"]), "map.yaml": "question: q\nanswer: [g\n"},
         "ingest {in}/d.csv -f generic --origin native --map {in}/map.yaml -o {out}/X.jsonl",
