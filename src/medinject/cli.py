@@ -39,6 +39,13 @@ def _register() -> None:
         importlib.import_module(name).register(app)
 
 
+def _discard_new_outputs() -> None:
+    """A refused input leaves no empty folder, file or database behind (see `io.refuse_overwrite`)."""
+    io = sys.modules.get("medinject.io")
+    if io is not None:
+        io.discard_new_outputs()
+
+
 def main(argv: list[str] | None = None) -> int:
     _register()
     try:
@@ -47,9 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     except MedinjectError as e:
         print(f"error: {e}", file=sys.stderr)
         code = 2
+        _discard_new_outputs()
     except OSError as e:  # unreadable input, unwritable output, full disk: the user's to fix, not a bug
         print(f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         code = 2
+        _discard_new_outputs()
     except click.exceptions.Exit as e:
         code = e.exit_code
     except click.ClickException as e:
