@@ -78,6 +78,13 @@ def _usage_message(e: typer.TyperException) -> str:
     return f"error: {_one_line(e.format_message()).replace('Value error, ', '')}{hint}"
 
 
+def _discard_new_outputs() -> None:
+    """A refused input leaves no empty folder, file or database behind (see `io.refuse_overwrite`)."""
+    io = sys.modules.get("medinject.io")
+    if io is not None:
+        io.discard_new_outputs()
+
+
 def main(argv: list[str] | None = None) -> int:
     _register()
     from .logs import hoist
@@ -88,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     except MedinjectError as e:
         print(f"error: {e}", file=sys.stderr)
         code = 2
+        _discard_new_outputs()
     except OSError as e:  # unreadable input, unwritable output, full disk: the user's to fix, not a bug
         print(f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         code = 2
+        _discard_new_outputs()
     except typer.Exit as e:
         code = e.exit_code
     # typer >= 0.26 vendors click: its usage errors are `typer.TyperException`s (exit_code 2), and catching

@@ -23,14 +23,53 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: not ours to judge
+    return True
+
+
+def remove_stale_temps(folder: str | Path, prefix: str, suffix: str) -> list[Path]:
+    """Remove `{prefix}{pid}.*{suffix}` files in `folder` whose writing process is gone (killed mid-write)."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for p in folder.glob(f"{glob_escape(prefix)}*{glob_escape(suffix)}"):
+        pid, _, _ = p.name[len(prefix):].partition(".")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def glob_escape(text: str) -> str:
+    import glob
+
+    return glob.escape(text)
+
+
+def temp_beside(path: Path, suffix: str = ".tmp") -> Path:
+    """A new empty file beside `path`, named with this process's id so that a later run can tell it is stale."""
+    prefix = f".{path.name}."
+    remove_stale_temps(path.parent, prefix, suffix)
+    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds.
+
+    A writer killed mid-block leaves its temporary file; the next write to the same path removes it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = temp_beside(path)
     try:
         yield tmp_path
         if tmp_path.exists():
@@ -72,6 +111,59 @@ def refuse_overwrite(inputs: Iterable[str | Path | None], outputs: Iterable[str 
         for raw_b, b in outs[i + 1:]:
             if _same(a, b):
                 raise MedinjectError(f"outputs {raw_a} and {raw_b} are the same path: choose two different ones")
+    for _, out in outs:
+        _note_new(out)
+
+
+# Output paths (and the folders above them) that did not exist when the verb started: after a refused
+# input, `discard_new_outputs` removes those that hold nothing.
+_NEW_OUTPUTS: list[Path] = []
+_SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def _note_new(path: Path) -> None:
+    while not path.exists() and path != path.parent:
+        _NEW_OUTPUTS.append(path)
+        path = path.parent
+
+
+def _empty_sqlite(path: Path) -> bool:
+    import sqlite3
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                return False
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            # A settings table (the rating store's scale) is no content.
+            return all(db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] == 0 for t in tables if t != "meta")
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error):
+        return False
+
+
+def discard_new_outputs() -> list[Path]:
+    """After a refused input: remove what the verb created at or above its outputs that holds nothing (empty
+    folders, empty files, databases without a row, and their SQLite sidecars). Never removes data."""
+    removed = []
+    for p in sorted(set(_NEW_OUTPUTS), key=lambda q: len(q.parts), reverse=True):  # deepest first
+        if p.is_file() and (p.stat().st_size == 0 or _empty_sqlite(p)):
+            for extra in (p, *(p.with_name(p.name + s) for s in _SQLITE_SIDECARS)):
+                if extra.exists():
+                    extra.unlink()
+                    removed.append(extra)
+        elif p.is_dir():
+            for d in sorted((d for d in p.rglob("*") if d.is_dir()), key=lambda q: len(q.parts), reverse=True):
+                with contextlib.suppress(OSError):
+                    d.rmdir()  # only when empty
+            with contextlib.suppress(OSError):
+                p.rmdir()
+                removed.append(p)
+    _NEW_OUTPUTS.clear()
+    return removed
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -1,4 +1,3 @@
-import sqlite3
 
 import pytest
 
@@ -32,8 +31,7 @@ def test_import_checks_every_line_before_writing(tmp_path, run_cli):
     db = tmp_path / "r.sqlite"
     code, _, err = run_cli("annotate", "import", csv_path, "--db", db)
     assert code == 2 and "r.csv: line 3: record q2: field 'score': score 12 is outside 1-10" in err
-    with sqlite3.connect(db) as c:
-        assert c.execute("SELECT COUNT(*) FROM ratings").fetchone() == (0,)
+    assert not db.exists()  # nothing written, not even an empty database
     csv_path.write_text("annotator,item_id,score\nalice,q1,7\n")
     with pytest.raises(InputError, match="missing column"):
         RatingStore(db).import_csv(csv_path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, MedinjectError
-from ..io import atomic_path, sha256_file, write_json, write_text
+from ..io import atomic_path, sha256_file, temp_beside, write_json, write_text
 from ..schemas import stamp
 from . import analyse
 from .decontam import build_eval_index
@@ -265,9 +264,7 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
     eval_index = build_eval_index(eval_files, settings, MinHasher(settings.num_perm))
     locations: list[tuple[int, int]] = []
     quality_stats = {"scored": 0, "unscored": 0, "sum": 0}
-    fd, name = tempfile.mkstemp(prefix=".spool.", suffix=".jsonl", dir=out_dir)
-    os.close(fd)
-    spool = Path(name)
+    spool = temp_beside(out_dir / "spool", suffix=".jsonl")  # a killed run's spool goes at the next run
     pool = _start_workers(inputs, settings, eval_index)
     try:
         total_bytes = sum(p.stat().st_size for p in inputs)
