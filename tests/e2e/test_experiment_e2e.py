@@ -36,7 +36,7 @@ mix: {{size: 12, configs: [NAT], shrink: true}}
 train:
   model: {model}
   recipe: {recipe}
-  overrides: {{max_steps: 4, per_device_train_batch_size: 2, gradient_accumulation_steps: 1, max_length: 256,
+  overrides: {{max_steps: 4, per_device_train_batch_size: 2, global_batch_size: 2, max_length: 256,
               bf16: false, save_steps: 1, save_total_limit: 10, logging_steps: 1}}
 evaluate:
   sets: [test]
