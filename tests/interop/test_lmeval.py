@@ -34,13 +34,13 @@ def _load(folder):
     from lm_eval.tasks import TaskManager
 
     tm = TaskManager(include_path=str(folder), include_defaults=False)
-    return tm, tm.load_task_or_group(["medinject"])
+    return tm, tm.load(["medinject"])["tasks"]
 
 
 def test_exported_tasks_load_with_lm_evals_task_manager_and_use_our_prompt(task_folder):
     tm, loaded = _load(task_folder)
     assert {"medinject", "medinject_bench_mcqu", "medinject_bench_mcq"} <= set(tm.all_tasks)
-    tasks = {t.config.task: t for t in _flatten(loaded)}
+    tasks = {t.config.task: t for t in loaded.values()}
     mcqu, mcq = tasks["medinject_bench_mcqu"], tasks["medinject_bench_mcq"]
     assert mcqu.OUTPUT_TYPE == "multiple_choice" and mcq.OUTPUT_TYPE == "generate_until"
     docs = list(mcqu.test_docs())
@@ -48,13 +48,6 @@ def test_exported_tasks_load_with_lm_evals_task_manager_and_use_our_prompt(task_
     assert mcqu.doc_to_choice(docs[0]) == ["A", "B", "C", "D"] and mcqu.doc_to_target(docs[1]) == 3
     assert mcqu.config.description == FR["system"] and mcqu.config.target_delimiter == ""
     assert [d["id"] for d in mcq.test_docs()] == ["q3", "q4", "q5"]
-
-
-def _flatten(loaded):
-    out = []
-    for v in loaded.values():
-        out += _flatten(v) if isinstance(v, dict) else [v]
-    return out
 
 
 class CannedLM(LM):
@@ -109,7 +102,8 @@ def test_a_run_in_lm_eval_sends_our_messages_and_its_samples_score_as_lm_eval_di
         tracker.save_results_samples(task_name=name, samples=samples)
     files = sorted((tmp_path / "out").rglob("samples_*.jsonl"))
     assert len(files) == 2, caplog.text
-    rows = {r["id"]: r for f in files for r in read_samples(f)}
+    rows = {r["id"]: r for r in read_samples(tmp_path / "out")}  # the run's folder: every task
+    assert len(rows) == 5
     assert rows["q1"]["pred"] == ["B"] and rows["q2"]["pred"] == ["A"] and rows["q4"]["pred"] is None
     assert rows["q5"]["pred"] == ["A", "B"] and rows["q3"]["mode"] == "lm-eval-generate"
 

@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 
 @contextlib.contextmanager
 def progress_bar(label: str, total: int, *, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    if not enabled or not sys.stderr.isatty():
+    from ..logs import progress_enabled
+
+    if not enabled or not progress_enabled() or not sys.stderr.isatty():
         yield lambda n=1: None
         return
     from rich.console import Console

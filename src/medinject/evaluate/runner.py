@@ -52,7 +52,10 @@ def _progress(enabled: bool, total: int):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    p = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not enabled,
+    from ..logs import progress_enabled
+
+    p = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                 disable=not (enabled and progress_enabled()),
                  console=Console(stderr=True), transient=False)
     return p, p.add_task("eval", total=total)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import MedinjectError
 from ..io import iter_jsonl, write_jsonl
+from ..schemas import stamp
 from .config import PASSAGE_FORMATS, Source, SynthesizeJob, TranslateJob
 from .engine import Context, digest_tree
 from .runtime import resolve_path
@@ -242,7 +243,8 @@ def judge(configs: list[str], ctx: Context) -> dict:
             files[c] = ctx.out / "answers" / f"{c}.jsonl"
             write_jsonl(files[c], lines)
     if not files:
-        ctx.out.joinpath("summary.json").write_text(json.dumps({"systems": {}, "note": "no open-ended items"}))
+        ctx.out.joinpath("summary.json").write_text(json.dumps(stamp("judge.summary", {
+            "systems": {}, "note": "no open-ended items"})))
         return {"systems": 0}
     run_judge(files, ctx.out, backend=ctx.runtime.backend(exp.judge.backend), modes=exp.judge.modes,
               lang=exp.judge.lang, seed=exp.report.seed, n_boot=exp.report.n_boot, **exp.judge.options)

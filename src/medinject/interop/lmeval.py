@@ -159,8 +159,11 @@ def export_lmeval(records: Iterable[Record], out: str | Path) -> dict[str, int]:
 # ------------------------------------------------------------ samples files --
 
 def is_samples_file(path: str | Path) -> bool:
-    """True for an lm-eval `--log_samples` file (samples_<task>_<date>.jsonl, or lines with doc and resps)."""
+    """True for an lm-eval `--log_samples` file (samples_<task>_<date>.jsonl, or lines with doc and resps),
+    or a folder holding such files (lm-eval's output folder for one model)."""
     path = Path(path)
+    if path.is_dir():
+        return any(path.rglob("samples_*.jsonl"))
     if path.name.startswith("samples_") and path.suffix == ".jsonl":
         return True
     try:
@@ -189,6 +192,13 @@ def read_samples(path: str | Path) -> list[dict]:
     from ..io import iter_jsonl
 
     path = Path(path)
+    if path.is_dir():  # every task of a run; a task logged twice (two runs) is an error, not a silent mix
+        files = sorted(path.rglob("samples_*.jsonl"))
+        names = [_task_name(f) for f in files]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InputError(path, f"task {twice[0]!r} has several samples files (runs); give one file")
+        return [row for f in files for row in read_samples(f)]
     task_name = _task_name(path)
     rows = []
     for line, obj in iter_jsonl(path):
