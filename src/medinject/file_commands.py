@@ -58,11 +58,12 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_cmd(
         file: Path = typer.Argument(..., help="Records file (.jsonl or .parquet)."),
-        to: str = typer.Option(..., "--to", help="medinjection (hub layout) or reference-eval."),
-        out: Path = typer.Option(..., "-o", "--out", help="medinjection: .jsonl, .json or .parquet; "
-                                 "reference-eval: .json or .jsonl."),
+        to: str = typer.Option(..., "--to", help="medinjection (the published MedInjection-FR layouts) or "
+                               "reference-eval."),
+        out: Path = typer.Option(..., "-o", "--out", help="medinjection: a new folder (component JSON sets and "
+                                 "merged Parquet) or one merged .parquet file; reference-eval: .json or .jsonl."),
     ) -> None:
-        """Write records in the MedInjection-FR hub layout or the reference evaluation JSON."""
+        """Write records in the published MedInjection-FR layouts or the reference evaluation JSON."""
         from .export import run_export
 
         n = run_export(file, to, out)

@@ -10,7 +10,8 @@ from ..records import Origin
 def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest_cmd(
-        source: Path = typer.Argument(..., help="File or folder to import (or a hub id for --format medinjection)."),
+        source: Path = typer.Argument(..., help="File or folder to import (or a hub id for "
+                               "--format medinjection: a component set or the merged set)."),
         fmt: str = typer.Option(..., "--format", "-f", help="frenchmedmcqa, medqa, mmlu, medinjection, "
                                 "reference-eval, e3c, morfitt or generic."),
         origin: Origin = typer.Option(None, help="native, translated or synthetic (required for records)."),
@@ -43,7 +44,14 @@ def register(app: typer.Typer) -> None:
             kwargs["lang"] = lang
         if mapping:
             kwargs["mapping"] = mapping
+        stats: dict = {}
+        if fmt == "medinjection":
+            kwargs["stats"] = stats
         items = importer(source, **kwargs)
         n = write_jsonl(out, items) if fmt in PASSAGE_FORMATS else write_records(out, items)
         kind = "passages" if fmt in PASSAGE_FORMATS else "records"
-        typer.echo(f"{n} {kind} written to {out}")
+        note = ""
+        if stats.get("options_unparsed"):
+            note = (f"; {stats['options_unparsed']} with options that could not be read from the prompt (kept with "
+                    "meta.options_parsed=false, evaluated through their verbatim prompt)")
+        typer.echo(f"{n} {kind} written to {out}{note}")
