@@ -50,15 +50,17 @@ def load_model(model: str, adapter: str | None = None, *, device: str | None = N
         # The reference script's choice: bfloat16 on a GPU, float32 on a CPU.
         dtype = "bfloat16" if device.startswith("cuda") else "float32"
     check_model_ref(model)
+    from ..backends.models import read_chat_template
+    from ..chat import require_template
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
+        if chat_template:
+            tokenizer.chat_template = read_chat_template(chat_template)
+        require_template(tokenizer, "--chat-template FILE")  # before the weights: fail in a second
         lm = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype))
     except (OSError, ValueError) as e:
         raise model_load_error(model, e) from None
-    if chat_template:
-        from ..backends.models import read_chat_template
-
-        tokenizer.chat_template = read_chat_template(chat_template)
     if adapter:
         try:
             from peft import PeftModel

@@ -146,10 +146,12 @@ def _choice_fields(text: str, classes: list[str], gold: list[str]) -> dict[str, 
 def component_fields(item: dict, task: Task | None) -> dict[str, Any]:
     """Record fields (no id, split, origin, source) from one component-set item."""
     messages = _messages(item)
-    user = next((m["content"] for m in messages if m["role"] == "user"), None)
-    if user is None:
+    # The published items have one user turn; with several, the question is the last one before the answer.
+    users = [m["content"] for m in messages if m["role"] == "user"]
+    if not users:
         raise ValueError("messages: no user message")
-    reply = next((m["content"] for m in messages if m["role"] == "assistant"), None)
+    user = users[-1]
+    reply = next((m["content"] for m in reversed(messages) if m["role"] == "assistant"), None)
     classes = item.get("classes") or []
     if not isinstance(classes, list):
         raise ValueError("classes: expected a list of letters")
