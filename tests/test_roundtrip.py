@@ -1,4 +1,5 @@
-"""Records survive every layout they are written to: hub layout, reference-eval JSON, Parquet, datasets."""
+"""Records survive every layout they are written to: merged MedInjection-FR Parquet, reference-eval JSON, Parquet,
+datasets (the component folders: tests/ingest/test_medinjection.py)."""
 
 import json
 
@@ -30,7 +31,7 @@ RECORDS = [
 
 
 @pytest.mark.parametrize("layout, suffix", [
-    ("medinjection", ".jsonl"), ("medinjection", ".json"), ("medinjection", ".parquet"),
+    ("medinjection", ".parquet"),
     ("reference-eval", ".json"), ("reference-eval", ".jsonl"),
 ])
 def test_layout_round_trip_through_the_cli(tmp_path, run_cli, layout, suffix):
@@ -50,15 +51,6 @@ def test_reference_eval_items_have_the_reference_fields(tmp_path):
     assert [m["role"] for m in items[0]["messages"]] == ["system", "user"]
     assert items[0]["classes"] == ["A", "B", "C"] and items[0]["answer"] == ["B"]
     assert items[1]["answer"] == ["A", "C"] and "Patiente de 45 ans." in items[1]["messages"][1]["content"]
-
-
-def test_hub_rows_follow_the_hub_layout(tmp_path):
-    out = tmp_path / "hub.jsonl"
-    export_records(RECORDS, "medinjection", out)
-    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert {"instruction", "context", "answer", "type", "origin"} <= set(rows[0])
-    assert rows[1]["answer"] == "A, C" and rows[1]["type"] == "mcq" and rows[2]["origin"] == "synthetic"
-    assert rows[1]["context"].startswith("Patiente") and "Patiente" not in rows[1]["instruction"]
 
 
 def test_parquet_and_dataset_round_trip_keep_schema(tmp_path):

@@ -1,53 +1,44 @@
-"""Records out to the two exchange layouts: the MedInjection-FR hub layout and the reference evaluation JSON."""
+"""Records out to exchange layouts: the published MedInjection-FR layouts and the reference evaluation JSON."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from .errors import MedinjectError
-from .io import atomic_path, load_records, write_json, write_jsonl
-from .prompts import to_hub, to_reference_eval
+from .io import load_records, write_json, write_jsonl
+from .prompts import to_reference_eval
 from .records import Record
 
-LAYOUTS: dict[str, Callable[[Record], dict[str, Any]]] = {
-    "medinjection": to_hub,
+LAYOUTS: dict[str, Callable[[Record], dict[str, Any]] | None] = {
+    "medinjection": None,  # whole folders, written by `published`
     "reference-eval": to_reference_eval,
 }
 # Layouts written as a folder (`out` is a directory): a datasets folder for the Hub, an lm-eval task folder.
 FOLDER_LAYOUTS = {"hf": ".interop.hf:export_hf", "lm-eval": ".interop.lmeval:export_lmeval"}
-# The hub layout is also published as Parquet; the reference evaluation script reads one JSON list.
-SUFFIXES = {"medinjection": (".jsonl", ".json", ".parquet"), "reference-eval": (".json", ".jsonl")}
+# medinjection: a folder (both published layouts) or one merged-layout .parquet file.
+SUFFIXES = {"medinjection": ("", ".parquet"), "reference-eval": (".json", ".jsonl")}
 
 
 def to_layout(records: Iterable[Record], layout: str) -> list[dict[str, Any]]:
-    if layout not in LAYOUTS:
-        raise MedinjectError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    if LAYOUTS.get(layout) is None:
+        raise MedinjectError(f"unknown row layout {layout!r}; choose one of reference-eval")
     return [LAYOUTS[layout](r) for r in records]
-
-
-def _write_hub_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    cols = ["instruction", "context", "answer", "type", "origin", "id", "source", "split", "lang", "parent_id", "meta"]
-    rows = [{**r, "meta": json.dumps(r["meta"], ensure_ascii=False, sort_keys=True)} for r in rows]
-    table = pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in cols]))
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
 
 
 def export_records(records: Iterable[Record], layout: str, out: str | Path) -> int:
     """Write `records` in `layout` to `out` (format from its suffix); returns the count."""
     out = Path(out)
     if layout in SUFFIXES and out.suffix not in SUFFIXES[layout]:
-        raise MedinjectError(f"{out}: {layout} is written as {' or '.join(SUFFIXES[layout])}")
+        kinds = " or ".join(x or "a folder" for x in SUFFIXES[layout])
+        raise MedinjectError(f"{out}: {layout} is written as {kinds}")
+    if layout == "medinjection":
+        from .published import write_merged_parquet, write_published
+
+        return write_merged_parquet(out, records) if out.suffix == ".parquet" else write_published(records, out)
     rows = to_layout(records, layout)
-    if out.suffix == ".parquet":
-        _write_hub_parquet(out, rows)
-    elif out.suffix == ".json":
+    if out.suffix == ".json":
         write_json(out, rows)
     else:
         write_jsonl(out, rows)

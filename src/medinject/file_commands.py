@@ -80,12 +80,13 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_cmd(
         file: Path = typer.Argument(..., help="Records file (.jsonl or .parquet)."),
-        to: ExportLayout = typer.Option(..., "--to", help="medinjection (hub layout), reference-eval, hf "
-                        "(datasets folder for push_to_hub) or lm-eval (task folder)."),
-        out: Path = typer.Option(..., "-o", "--out", help="medinjection: .jsonl, .json or .parquet; "
-                                 "reference-eval: .json or .jsonl; hf, lm-eval: a new folder."),
+        to: ExportLayout = typer.Option(..., "--to", help="medinjection (the published MedInjection-FR "
+                              "layouts), reference-eval, hf (datasets folder for push_to_hub) or lm-eval (tasks)."),
+        out: Path = typer.Option(..., "-o", "--out", help="medinjection: a new folder (component JSON sets and "
+                                 "merged Parquet) or one merged .parquet file; reference-eval: .json or .jsonl; "
+                                 "hf, lm-eval: a new folder."),
     ) -> None:
-        """Write records in the MedInjection-FR hub layout or the reference evaluation JSON."""
+        """Write records in the published MedInjection-FR layouts or the reference evaluation JSON."""
         from .export import run_export
         from .io import refuse_overwrite
 

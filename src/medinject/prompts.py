@@ -1,4 +1,4 @@
-"""Records to chat messages, answer formats, and the two exchange layouts.
+"""Records to chat messages (three named prompt styles), answer formats, and the reference evaluation layout.
 
 Every French word the model sees lives here, so a new language is one new table.
 """
@@ -63,6 +63,54 @@ def to_messages(record: Record, *, with_answer: bool = True, system: bool = True
     if with_answer:
         msgs.append({"role": "assistant", "content": assistant_text(record)})
     return msgs
+
+
+# ---------------------------------------------------------- prompt styles ----
+
+# The authors' rendering of a multiple-choice item (their public example): the question, a
+# `Choix de réponses :` line, then one `(A) text` line per option, in a single user turn with no system prompt.
+AUTHORS_OPTIONS_HEAD = "Choix de réponses :"
+
+PROMPT_STYLES = {
+    "paper": "each record's own source messages without assistant turns when it has them (meta.messages), "
+             "else the authors' rendering",
+    "authors": "the authors' rendering: question, 'Choix de réponses :', '(A) text' lines; user turn only, "
+               "no system prompt",
+    "medinject-fr": f"medinject's French template ({PROMPT_VERSION}): system prompt, task instruction, "
+                    "'Question :', 'Options :', 'A. text' lines",
+}
+
+
+def authors_user_text(record: Record) -> str:
+    """The authors' rendering of one record (instruction and context, when the record has them, come first)."""
+    body = record.question
+    if record.is_choice:
+        body += "\n" + AUTHORS_OPTIONS_HEAD + "\n" + "\n".join(f"({k}) {v}" for k, v in record.options.items())
+    return "\n\n".join([p for p in (record.instruction, record.context) if p] + [body])
+
+
+def source_messages(record: Record) -> list[dict[str, str]] | None:
+    """The record's own source messages (set by importers that read chat items), without assistant turns."""
+    msgs = record.meta.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return None
+    return [dict(m) for m in msgs if isinstance(m, dict) and m.get("role") != "assistant"]
+
+
+def prompt_messages(record: Record, style: str) -> tuple[list[dict[str, str]], str]:
+    """(messages to send, what was rendered: 'verbatim', 'authors' or 'medinject-fr') for one record.
+
+    A record whose options could not be parsed at ingest (meta.options_parsed false) is always sent its
+    verbatim messages, whatever the style: its option texts are unknown.
+    """
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; choose one of {', '.join(PROMPT_STYLES)}")
+    verbatim = source_messages(record)
+    if verbatim and (style == "paper" or record.meta.get("options_parsed") is False):
+        return verbatim, "verbatim"
+    if style in ("paper", "authors"):
+        return [{"role": "user", "content": authors_user_text(record)}], "authors"
+    return to_messages(record, with_answer=False), "medinject-fr"
 
 
 def _parse_options(block: str) -> dict[str, str]:
@@ -139,20 +187,6 @@ def parse_letters(text: str, options: list[str] | str, *, strict: bool = True) -
 _EXTRA_KEYS = ("id", "source", "split", "lang", "parent_id", "meta")
 
 
-def to_hub(record: Record) -> dict[str, Any]:
-    """MedInjection-FR hub layout (`instruction`, `context`, `answer`, `type`, `origin`), plus our ids."""
-    instruction = user_text(record.model_copy(update={"context": None}))
-    row = {
-        "instruction": instruction,
-        "context": record.context or "",
-        "answer": assistant_text(record),
-        "type": record.task.value,
-        "origin": record.origin.value,
-    }
-    row.update({k: getattr(record, k) for k in _EXTRA_KEYS})
-    return row
-
-
 def _task_value(value: Any, field: str) -> Task:
     try:
         return Task(str(value).strip().lower())
@@ -182,28 +216,6 @@ def _extras(row: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
         except json.JSONDecodeError:
             raise ValueError("meta: not a JSON object") from None
     return out
-
-
-def from_hub(row: dict[str, Any], *, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Record fields from a hub-layout row (validate them with `Record`)."""
-    defaults = defaults or {}
-    task = _task_value(row.get("type", ""), "type")
-    parsed = parse_user_text(str(row["instruction"]), with_options=task is not Task.OEQ)
-    instruction = None if parsed["instruction"] == FR["instruction"][task] else parsed["instruction"]
-    answer: Any = str(row["answer"])
-    if task is not Task.OEQ:
-        answer = [a.strip().upper() for a in answer.split(",") if a.strip()]
-    fields = {
-        "task": task,
-        "question": parsed["question"],
-        "options": parsed["options"],
-        "answer": answer,
-        "context": row.get("context") or None,
-        "instruction": instruction,
-        "origin": _origin_value(row.get("origin") or defaults.get("origin")),
-    }
-    fields.update(_extras(row, defaults))
-    return fields
 
 
 def to_reference_eval(record: Record) -> dict[str, Any]:

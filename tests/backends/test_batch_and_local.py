@@ -71,4 +71,4 @@ def test_write_batch_from_the_cli_and_backend_errors(medqa_en, tmp_path, run_cli
         make_backend("tgi", "m")
     code, _, err = run_cli("translate", src, "-o", tmp_path / "x.jsonl", "--backend", "transformers", "--model",
                            tmp_path / "missing", "--cache", "off")
-    assert code == 2 and "cannot load it" in err
+    assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1

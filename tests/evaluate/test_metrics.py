@@ -28,7 +28,7 @@ def test_exact_match_and_hamming(gold, pred, em, ham):
 
 def test_catalog_entries_are_complete():
     for name, m in CATALOG.items():
-        assert m.name == name and m.definition and m.aggregation in ("mean", "corpus", "derived")
+        assert m.name == name and m.definition and m.aggregation in ("mean", "corpus", "derived", "macro")
     assert CATALOG["em"].higher_is_better and not CATALOG["invalid"].higher_is_better
 
 

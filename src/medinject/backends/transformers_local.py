@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import MedinjectError
+from ..chat import render, require_template
 from .base import ChatRequest, ChatResponse, Progress
 from .cache import RequestCache, open_cache
 from .structured import finish
@@ -14,25 +14,31 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(self, model: str, *, cache: RequestCache | str | bool | None = None, batch_size: int = 8,
-                 device: str = "auto", dtype: str = "auto", **_: object):
+                 device: str = "auto", dtype: str = "auto", chat_template: str | None = None, **_: object):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from .models import check_model_ref, model_load_error, read_chat_template
 
         self.model = str(model)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
+        check_model_ref(self.model)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model)
-        except OSError as e:
-            raise MedinjectError(f"model {self.model!r}: cannot load it ({str(e).splitlines()[0]})") from None
+        except (OSError, ValueError) as e:
+            raise model_load_error(self.model, e) from None
+        if chat_template:
+            self.tokenizer.chat_template = read_chat_template(chat_template)
+        require_template(self.tokenizer, "a chat_template option naming a Jinja file")
         self.tokenizer.padding_side = "left"  # decoder-only batches pad on the left
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.lm = AutoModelForCausalLM.from_pretrained(self.model, dtype=dtype).to(device).eval()
         self.cache = open_cache(cache)
         self.batch_size = batch_size
-        self.stats = {"sent": 0, "retries": 0, "cached": 0, "failed": 0}
+        self.stats = {"sent": 0, "retries": 0, "cached": 0, "failed": 0, "system_folded": 0}
 
     def generate(self, requests: Sequence[ChatRequest], *, on_result: Progress | None = None
                  ) -> list[ChatResponse]:
@@ -68,7 +74,9 @@ class TransformersBackend:
         return results  # type: ignore[return-value]
 
     def _prompt(self, req: ChatRequest) -> str:
-        return self.tokenizer.apply_chat_template(req.messages, tokenize=False, add_generation_prompt=True)
+        text, folded = render(self.tokenizer, req.messages, tokenize=False, add_generation_prompt=True)
+        self.stats["system_folded"] += int(folded)
+        return text
 
     def _run(self, prompts: list[str], like: ChatRequest) -> list[ChatResponse]:
         import torch

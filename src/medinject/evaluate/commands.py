@@ -42,11 +42,18 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
         report_to: str = typer.Option(None, "--report-to", help="Also log the summary, its config and data "
                                       "hashes to tensorboard (OUT/runs) or wandb (extra 'wandb')."),
+        prompt_style: str = typer.Option(None, "--prompt-style", help="paper (each record's own source prompt, "
+                                         "else the authors' rendering), authors, or medinject-fr (default: paper "
+                                         "in paper mode, medinject-fr otherwise)."),
+        per_item: bool = typer.Option(None, "--per-item/--batched", help="One item per forward pass, no prefix "
+                                      "sharing: the numerics of per-item generate (default: on in paper mode)."),
+        chat_template: Path = typer.Option(None, "--chat-template", help="Jinja chat template file replacing "
+                                           "or supplying the model's own."),
     ) -> None:
         """Score a causal LM on record files: multiple choice (constrained and greedy) and open-ended answers."""
         from ..io import refuse_overwrite
         from .runner import run_eval
-        from .summary import results_table
+        from .summary import headline_line, results_table
 
         local = [p for p in (model, adapter, bertscore_model) if p and Path(p).exists()]
         refuse_overwrite([*data, *local], [out])
@@ -54,9 +61,13 @@ def register(app: typer.Typer) -> None:
             model, data, out, adapter=adapter, modes=[m.strip() for m in modes.split(",") if m.strip()], mode=mode,
             permute=permute, circular=circular, seed=seed, batch_size=batch_size, max_new_tokens=max_new_tokens,
             bertscore_model=bertscore_model, bertscore_layers=bertscore_layers, n_boot=n_boot, device=device,
-            dtype=dtype, limit=limit, engine=engine, progress=progress,
+            dtype=dtype, limit=limit, engine=engine, progress=progress, prompt_style=prompt_style, per_item=per_item,
+            chat_template=chat_template,
         )
         _print(results_table(summary["results"]))
+        line = headline_line(summary)
+        if line:
+            typer.echo(line)
         typer.echo(f"predictions and summary written to {out}")
         if report_to:
             from ..tracking import report_run
@@ -78,7 +89,7 @@ def register(app: typer.Typer) -> None:
         from ..interop.lmeval import is_samples_file, read_samples
         from ..io import refuse_overwrite
         from . import oeq
-        from .summary import SCHEMA, read_predictions, results_table, score_rows, summarize
+        from .summary import SCHEMA, headline_line, read_predictions, results_table, score_rows, summarize
 
         refuse_overwrite([predictions], [out])
         rows = read_samples(predictions) if is_samples_file(predictions) else read_predictions(predictions)
@@ -91,6 +102,8 @@ def register(app: typer.Typer) -> None:
                                                   "bertscore_model": model},
                    **summarize(rows, seed=seed, n_boot=n_boot, bertscore=bertscore)}
         _print(results_table(summary["results"], title=f"medinject score {predictions.name}"))
+        if headline_line(summary):
+            typer.echo(headline_line(summary))
         if out:
             from ..io import write_json
 

@@ -34,20 +34,33 @@ class Stream:
     tokens: list[int] = field(default_factory=list)
 
 
-def load_model(model: str, adapter: str | None = None, *, device: str | None = None, dtype: str = "auto"):
-    """(model, tokenizer) in eval mode; a PEFT adapter is loaded onto the base model and merged."""
+def load_model(model: str, adapter: str | None = None, *, device: str | None = None, dtype: str = "auto",
+               chat_template: str | None = None):
+    """(model, tokenizer) in eval mode; a PEFT adapter is loaded onto the base model and merged.
+
+    `chat_template` (a Jinja file) replaces the tokenizer's own template, or supplies one it lacks.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..backends.models import check_model_ref, model_load_error
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if dtype == "auto":
         # The reference script's choice: bfloat16 on a GPU, float32 on a CPU.
         dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    check_model_ref(model)
+    from ..backends.models import read_chat_template
+    from ..chat import require_template
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
+        if chat_template:
+            tokenizer.chat_template = read_chat_template(chat_template)
+        require_template(tokenizer, "--chat-template FILE")  # before the weights: fail in a second
         lm = AutoModelForCausalLM.from_pretrained(model, dtype=getattr(torch, dtype))
-    except OSError as e:
-        raise MedinjectError(f"cannot load model {model!r}: {str(e).splitlines()[0]}") from None
+    except (OSError, ValueError) as e:
+        raise model_load_error(model, e) from None
     if adapter:
         try:
             import peft  # noqa: F401
@@ -106,12 +119,13 @@ class _PrefixCache:
         return copy.deepcopy(self.store[prefix])
 
 
-def _prefill(model, prompts: list[list[int]], prefixes: _PrefixCache):
-    """Last-position logits (B, V), cache, and the 2-D attention mask of a left-padded batch."""
+def _prefill(model, prompts: list[list[int]], prefixes: _PrefixCache | None):
+    """Last-position logits (B, V), cache, and the 2-D attention mask of a left-padded batch (no prefix
+    sharing when `prefixes` is None)."""
     import torch
 
     dev = model.device
-    p = _shared_prefix(prompts)
+    p = _shared_prefix(prompts) if prefixes is not None else 0
     suffixes = [x[p:] for x in prompts]
     width = max(len(s) for s in suffixes)
     pad = [width - len(s) for s in suffixes]
@@ -190,12 +204,17 @@ def _done(s: Stream, eos_id: int) -> bool:
 
 def decode(model, prompts: Sequence[list[int]], streams: Sequence[Stream], *, eos_id: int, batch_size: int = 16,
            groups: Sequence[str] | None = None, probe_ids: Sequence[Sequence[int]] | None = None,
-           on_batch: Callable[[int], None] | None = None) -> list:
+           on_batch: Callable[[int], None] | None = None, per_item: bool = False) -> list:
     """Fill every stream's `tokens` (ending with `eos_id` when the model stopped on it).
 
     Returns, per prompt, its first-step logits at `probe_ids[i]` (a 1-D float tensor), or None without probes.
+    `per_item`: every stream decoded alone from its own prompt pass (no batching, no prefix sharing), so that
+    low-precision numerics are those of one `generate` call per item and stream.
     """
     import torch
+
+    if per_item:
+        return _decode_per_item(model, prompts, streams, eos_id=eos_id, probe_ids=probe_ids, on_batch=on_batch)
 
     order = sorted(range(len(prompts)), key=lambda i: ((groups[i] if groups else ""), len(prompts[i]), i))
     by_item: dict[int, list[Stream]] = {}
@@ -222,6 +241,31 @@ def decode(model, prompts: Sequence[list[int]], streams: Sequence[Stream], *, eo
                           [prompts[i] for i in batch], eos_id, penalty)
             if on_batch:
                 on_batch(len(batch))
+    return probes
+
+
+def _decode_per_item(model, prompts, streams, *, eos_id, probe_ids, on_batch) -> list:
+    import torch
+
+    by_item: dict[int, list[Stream]] = {}
+    for s in streams:
+        by_item.setdefault(s.item, []).append(s)
+    probes: list = [None] * len(prompts)
+    penalty = repetition_penalty(model)
+    with torch.inference_mode():
+        for i, prompt in enumerate(prompts):
+            for k, s in enumerate(by_item.get(i, []) or [None]):
+                logits, cache, mask = _prefill(model, [list(prompt)], None)
+                logits = _penalize(logits, [prompt], penalty)
+                if k == 0 and probe_ids is not None:
+                    probes[i] = logits[0, list(probe_ids[i])].cpu()
+                if s is None:
+                    continue
+                s.tokens = _pick(logits, _masks([s], logits.shape[-1], logits.device))
+                if not _done(s, eos_id):
+                    _continue(model, cache, mask, [(0, s)], [prompt], eos_id, penalty)
+            if on_batch:
+                on_batch(1)
     return probes
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..prompts import to_messages
+from ..chat import render
+from ..prompts import prompt_messages
 from ..records import Record, Task
 from .decoding import Stream, decode
 from .letters import allowed_token_ids, cannot_parse, letter_token_map, parse_answer
@@ -24,13 +25,23 @@ from .metrics import choice_scores
 MODES = ("constrained", "greedy")
 
 
-def render_prompts(tokenizer, records: Sequence[Record]) -> tuple[list[str], list[list[int]]]:
-    """Chat-template text and token ids of each record's question (no answer, generation prompt added)."""
+def render_prompts(tokenizer, records: Sequence[Record], style: str = "medinject-fr", stats: dict | None = None
+                   ) -> tuple[list[str], list[list[int]]]:
+    """Chat-template text and token ids of each record's question (no answer, generation prompt added).
+
+    `style` is a prompt style of `prompts.PROMPT_STYLES`; `stats`, when given, counts what was rendered
+    (`verbatim`, `authors`, `medinject-fr`) and `system_folded` (templates that refuse a system turn).
+    """
     texts, ids = [], []
     for r in records:
-        msgs = to_messages(r, with_answer=False)
-        texts.append(tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False))
-        ids.append(list(tokenizer.apply_chat_template(msgs, add_generation_prompt=True, return_dict=False)))
+        msgs, kind = prompt_messages(r, style)
+        text, folded = render(tokenizer, msgs, add_generation_prompt=True, tokenize=False)
+        tokens, _ = render(tokenizer, msgs, add_generation_prompt=True, return_dict=False)
+        texts.append(text)
+        ids.append(list(tokens))
+        if stats is not None:
+            stats[kind] = stats.get(kind, 0) + 1
+            stats["system_folded"] = stats.get("system_folded", 0) + int(folded)
     return texts, ids
 
 
@@ -50,14 +61,15 @@ def _softmax_by_letter(logits, token_letters: list[str]) -> dict[str, float]:
 
 def predict_choice(records: Sequence[Record], model, tokenizer, *, paper: bool = False,
                    modes: Sequence[str] = MODES, batch_size: int = 16, variants: Sequence[dict] | None = None,
-                   on_batch: Callable[[int], None] | None = None, decoder=decode) -> list[dict]:
+                   on_batch: Callable[[int], None] | None = None, decoder=decode, prompt_style: str = "medinject-fr",
+                   prompt_stats: dict | None = None) -> list[dict]:
     """One prediction row per record and decoding mode (see the runner for the row fields)."""
     unknown = set(modes) - set(MODES)
     if unknown:
         from ..errors import MedinjectError
 
         raise MedinjectError(f"unknown decoding mode(s) {', '.join(sorted(unknown))}; choose from {', '.join(MODES)}")
-    texts, prompts = render_prompts(tokenizer, records)
+    texts, prompts = render_prompts(tokenizer, records, prompt_style, prompt_stats)
     eos = tokenizer.eos_token_id
     allowed_cache: dict[tuple[str, ...], tuple[int, ...]] = {}
     letter_maps: dict[tuple[str, ...], dict[int, str]] = {}

@@ -16,7 +16,7 @@ class Metric:
     name: str
     definition: str
     higher_is_better: bool
-    aggregation: str  # "mean" of per-item values, "corpus" statistic, or "derived" from other metrics
+    aggregation: str  # "mean" of per-item values, "corpus" statistic, "derived" from other metrics, "macro" over sets
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -27,6 +27,9 @@ class Metric:
 CATALOG: dict[str, Metric] = {m.name: m for m in [
     Metric("em", "Exact Match: 1 when the predicted letter set equals the gold set, else 0 (FrenchMedMCQA's "
                  "EMR); an invalid output scores 0.", True, "mean"),
+    Metric("em_macro", "Exact Match averaged over test sets (record `source`): each set's EM, then their plain "
+                       "mean, so every set weighs the same whatever its size (macro); `sets` gives each set's EM. "
+                       "The pooled EM of the same scope (micro) is the `em` entry.", True, "macro"),
     Metric("hamming", "Hamming score: |pred ∩ gold| / |pred ∪ gold|, 1 when both are empty (FrenchMedMCQA); an "
                       "invalid output counts as an empty prediction.", True, "mean"),
     Metric("invalid", "Share of outputs that strict parsing rejects (a non-option letter, any other character, "

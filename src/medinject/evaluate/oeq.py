@@ -154,12 +154,13 @@ def resolve_bertscore_model(name: str | None) -> str | None:
 
 
 def predict_open(records, model, tokenizer, *, max_new_tokens: int = 512, batch_size: int = 16,
-                 on_batch=None, decoder=None) -> list[dict]:
+                 on_batch=None, decoder=None, prompt_style: str = "medinject-fr", prompt_stats: dict | None = None
+                 ) -> list[dict]:
     """Greedy answers to open-ended records, one row each (`prediction` is the stripped text)."""
     from .decoding import Stream, decode
     from .mcqa import render_prompts
 
-    texts, prompts = render_prompts(tokenizer, records)
+    texts, prompts = render_prompts(tokenizer, records, prompt_style, prompt_stats)
     streams = [Stream(item=i, max_new=max_new_tokens) for i in range(len(records))]
     (decoder or decode)(model, prompts, streams, eos_id=tokenizer.eos_token_id, batch_size=batch_size,
                         on_batch=on_batch)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..prompts import to_messages
+from ..chat import render
+from ..prompts import prompt_messages
 from ..records import Record, Task
 from .letters import allowed_token_ids, letter_token_map
 from .mcqa import max_new_tokens
@@ -52,7 +53,7 @@ def _allowed_processor(allowed: list[int]):
     return AllowedTokens()
 
 
-def reference_predict(records: Sequence[Record], model, tokenizer) -> list[dict]:
+def reference_predict(records: Sequence[Record], model, tokenizer, prompt_style: str = "medinject-fr") -> list[dict]:
     """Per record: greedy and constrained outputs, their parsed letters, first-step letter probabilities."""
     import torch
 
@@ -60,8 +61,8 @@ def reference_predict(records: Sequence[Record], model, tokenizer) -> list[dict]
     out = []
     for r in records:
         letters = list(r.options)
-        prompt = tokenizer.apply_chat_template(to_messages(r, with_answer=False), add_generation_prompt=True,
-                                               return_tensors="pt", return_dict=False).to(model.device)
+        prompt = render(tokenizer, prompt_messages(r, prompt_style)[0], add_generation_prompt=True,
+                        return_tensors="pt", return_dict=False)[0].to(model.device)
         kw = dict(do_sample=False, top_p=1.0, max_new_tokens=max_new_tokens(r), eos_token_id=eos,
                   output_scores=True, return_dict_in_generate=True)
         with torch.no_grad():

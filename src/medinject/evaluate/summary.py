@@ -10,8 +10,11 @@ summary.json (schema "medinject.eval.summary/1")::
                                   # parse_rule (decoding mode -> "reference" | "tokens", see letters.RULES)
       "order_variants": {...},    # with --permute/--circular: options_kept_in_place, items_left_out (counts),
                                   # kept_ids, left_out_ids (options referring to others, evaluate.references)
-      "headline": {...},          # the paper's number: EM of constrained decoding over all mcq+mcqu items
-                                  # (a copy of that entry of "results"), or null without multiple choice
+      "headline": {...},          # the paper's number: EM of constrained decoding over all mcq+mcqu items,
+                                  # pooled over items (micro; "pooling": "micro"), a copy of that entry of
+                                  # "results", or null without multiple choice
+      "headline_macro": {...},    # the same EM averaged over test sets (sources; "pooling": "macro"), a copy
+                                  # of the em_macro entry, or null
       "results": [                # one entry per scope and metric, in a fixed order
         {"source": "frenchmedmcqa" | "all",       # data set (record `source`), or all of them
          "task": "mcqu" | "mcq" | "mcq+mcqu" | "oeq",
@@ -24,7 +27,9 @@ summary.json (schema "medinject.eval.summary/1")::
       ]
     }
 
-Values are fractions in [0, 1] except BLEU and chrF (0-100). Metrics: see `metrics.CATALOG`. Scopes: each
+Values are fractions in [0, 1] except BLEU and chrF (0-100). Metrics: see `metrics.CATALOG`. Every `em` entry
+of an "all" scope says "pooling": "micro" (over items) and is followed by its `em_macro` (mean over sources,
+"pooling": "macro", with each source's value in "sets"). Scopes: each
 (source, task, mode) present, each (all, task, mode), (all, mcq+mcqu, mode) whenever there are
 multiple-choice items, and (source, mcq+mcqu, mode) when a source has both task types.
 """
@@ -171,13 +176,30 @@ def _scope_order(scope):
     return (src == "all", src, TASK_ORDER.index(task), mode_key)
 
 
+def _macro_em(scope, orig, seed, n_boot) -> dict:
+    """Mean over sources of each source's EM; the interval resamples items within each source."""
+    by_source: dict[str, list[float]] = defaultdict(list)
+    for r in orig:
+        by_source[r["source"]].append(r["scores"]["em"])
+    sets = {k: np.array(v) for k, v in sorted(by_source.items())}
+    value = float(np.mean([v.mean() for v in sets.values()]))
+    rng = rng_for(seed, *scope, "em_macro")
+    boot = np.mean([v[resample_indices(v.size, rng, n_boot)].mean(axis=1) for v in sets.values()], axis=0)
+    return _entry(scope, "em_macro", value, percentile_interval(boot), len(orig), pooling="macro",
+                  sets={k: _round(v.mean()) for k, v in sets.items()})
+
+
 def _choice_metrics(scope, rows, seed, n_boot) -> list[dict]:
     orig = [r for r in rows if r["variant"] == ORIGINAL]
     out = []
     if orig:
         for metric in ("em", "hamming"):
             v = np.array([r["scores"][metric] for r in orig])
-            out.append(_entry(scope, metric, v.mean(), mean_ci(v, rng_for(seed, *scope, metric), n_boot), len(v)))
+            extra = {"pooling": "micro"} if metric == "em" and scope[0] == "all" else {}
+            out.append(_entry(scope, metric, v.mean(), mean_ci(v, rng_for(seed, *scope, metric), n_boot), len(v),
+                              **extra))
+            if extra:
+                out.append(_macro_em(scope, orig, seed, n_boot))
         inv = np.array([r["pred"] is None for r in orig], dtype=float)
         out.append(_entry(scope, "invalid", inv.mean(), mean_ci(inv, rng_for(seed, *scope, "invalid"), n_boot),
                           len(inv), count=int(inv.sum())))
@@ -272,9 +294,11 @@ def summarize(rows: Sequence[dict], *, seed: int = 0, n_boot: int = N_BOOT, bert
             results += _open_metrics(scope, group, seed, n_boot, bertscore)
         else:
             results += _choice_metrics(scope, group, seed, n_boot)
-    headline = next((e for e in results if (e["source"], e["task"], e["mode"], e["metric"])
-                     == ("all", "mcq+mcqu", "constrained", "em")), None)
-    return {"headline": headline, "results": results}
+    def pick(metric):
+        return next((e for e in results if (e["source"], e["task"], e["mode"], e["metric"])
+                     == ("all", "mcq+mcqu", "constrained", metric)), None)
+
+    return {"headline": pick("em"), "headline_macro": pick("em_macro"), "results": results}
 
 
 def results_table(results: Sequence[dict], *, title: str = "medinject eval"):
@@ -286,7 +310,19 @@ def results_table(results: Sequence[dict], *, title: str = "medinject eval"):
         table.add_column(col, justify="right" if col in ("value", "95% CI", "n") else "left")
     for e in results:
         fmt = "{:.2f}" if e["metric"] in ("bleu", "chrf") else "{:.4f}"
+        metric = f"{e['metric']} ({e['pooling']})" if e.get("pooling") == "micro" else e["metric"]
         value = "-" if e["value"] is None else fmt.format(e["value"])
         ci = "" if not e["ci"] else f"[{fmt.format(e['ci'][0])}, {fmt.format(e['ci'][1])}]"
-        table.add_row(e["source"], e["task"], e["mode"], e["metric"], value, ci, str(e["n"]))
+        table.add_row(e["source"], e["task"], e["mode"], metric, value, ci, str(e["n"]))
     return table
+
+
+def headline_line(summary: dict) -> str | None:
+    """The headline in words, naming its pooling: pooled (micro) first, then the mean of test sets (macro)."""
+    head, macro = summary.get("headline"), summary.get("headline_macro")
+    if not head or head.get("value") is None:
+        return None
+    text = f"headline: constrained EM {head['value']:.4f} pooled over {head['n']} items (micro)"
+    if macro and macro.get("value") is not None:
+        text += f"; {macro['value']:.4f} as the mean of {len(macro.get('sets') or {})} test sets (macro)"
+    return text

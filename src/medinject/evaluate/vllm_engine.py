@@ -30,9 +30,14 @@ class VllmModel:
         self.device = "cuda"
 
 
-def load_model(model: str, adapter: str | None = None, *, device: str | None = None, dtype: str = "auto"):
+def load_model(model: str, adapter: str | None = None, *, device: str | None = None, dtype: str = "auto",
+               chat_template: str | None = None):
     vllm = _vllm()
     from transformers import AutoTokenizer
+
+    from ..backends.models import check_model_ref, read_chat_template
+
+    check_model_ref(model)
 
     kw = {"dtype": "bfloat16" if dtype == "auto" else dtype, "enable_prefix_caching": True,
           "generation_config": "vllm", "logprobs_mode": "processed_logprobs"}
@@ -52,7 +57,10 @@ def load_model(model: str, adapter: str | None = None, *, device: str | None = N
         config = GenerationConfig.from_pretrained(model)
     except OSError:
         config = None
-    return VllmModel(llm, lora, config), AutoTokenizer.from_pretrained(model)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    if chat_template:
+        tokenizer.chat_template = read_chat_template(chat_template)
+    return VllmModel(llm, lora, config), tokenizer
 
 
 def decode(model: VllmModel, prompts: Sequence[list[int]], streams: Sequence[Stream], *, eos_id: int,

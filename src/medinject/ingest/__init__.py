@@ -11,8 +11,9 @@ from pathlib import Path
 
 from ..errors import MedinjectError
 from ..records import Passage, Record
-from .exchange import read_hub, read_reference_eval
+from .exchange import read_reference_eval
 from .mcqa import read_frenchmedmcqa, read_medqa, read_mmlu
+from .medinjection import read_medinjection
 from .normalise import IngestSummary, normalised
 from .passages import read_e3c, read_morfitt
 
@@ -22,7 +23,7 @@ FORMATS: dict[str, Importer] = {
     "frenchmedmcqa": read_frenchmedmcqa,
     "medqa": read_medqa,
     "mmlu": read_mmlu,
-    "medinjection": read_hub,
+    "medinjection": read_medinjection,
     "reference-eval": read_reference_eval,
     "e3c": read_e3c,
     "morfitt": read_morfitt,

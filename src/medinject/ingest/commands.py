@@ -11,7 +11,8 @@ from ..records import Origin
 def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest_cmd(
-        source: Path = typer.Argument(..., help="File or folder to import (or a hub id for --format medinjection)."),
+        source: Path = typer.Argument(..., help="File or folder to import (or a hub id for "
+                                      "--format medinjection: a component set or the merged set)."),
         fmt: IngestFormat = typer.Option(..., "--format", "-f", help="Source format."),
         origin: Origin = typer.Option(None, help="Provenance of the records (required for records)."),
         split: str = typer.Option("train", help="Split name stored in every record."),

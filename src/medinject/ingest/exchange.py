@@ -1,4 +1,4 @@
-"""The MedInjection-FR hub layout and the reference evaluation JSON, in and out."""
+"""The reference evaluation JSON in, and the row reader that the exchange layouts share."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io import iter_jsonl, parse_model, read_json
-from ..prompts import from_hub, from_reference_eval
+from ..prompts import from_reference_eval
 from ..records import Origin, Record
 
 
@@ -44,21 +44,6 @@ def iter_rows(path: Path) -> Iterator[tuple[dict, dict]]:
             yield row, {"record": str(row.get("id") or f"#{i + 1}")}
 
 
-def _hub_rows(source: str, split: str) -> Iterator[tuple[dict, dict]]:
-    path = Path(source)
-    if path.exists() or path.suffix:
-        yield from iter_rows(path)
-        return
-    import datasets  # a hub id such as an org/name MedInjection-FR set
-
-    try:
-        ds = datasets.load_dataset(source, split=split)
-    except Exception as e:
-        raise InputError(source, f"cannot load this hub data set ({type(e).__name__}: {e})") from None
-    for i, row in enumerate(ds):
-        yield row, {"record": f"#{i + 1}"}
-
-
 def _convert(path, rows, convert, *, origin, split, source, lang) -> Iterator[Record]:
     n = 0
     for row, where in rows:
@@ -77,13 +62,6 @@ def _convert(path, rows, convert, *, origin, split, source, lang) -> Iterator[Re
         n += 1
         fields.setdefault("id", f"{source}-{split}-{n}")
         yield parse_model(Record, fields, path, **where)
-
-
-def read_hub(path: Path, *, origin: Origin | None = None, split: str = "train", source: str = "medinjection",
-             lang: str = "fr", **_) -> Iterator[Record]:
-    """MedInjection-FR rows (`instruction`, `context`, `answer`, `type`, `origin`) from a file or hub id."""
-    return _convert(path, _hub_rows(str(path), split), from_hub, origin=origin, split=split, source=source,
-                    lang=lang)
 
 
 def read_reference_eval(path: Path, *, origin: Origin | None = None, split: str = "test",

@@ -29,6 +29,7 @@ class IngestSummary:
     entity_fields: int = 0  # text fields in which HTML entities were decoded
     normalised_fields: int = 0  # text fields changed by NFC, space, BOM or line-end folding (entities aside)
     renamed_ids: int = 0  # repeated ids given a suffix
+    options_unparsed: int = 0  # records whose options could not be read from their prompt (meta.options_parsed)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -42,6 +43,9 @@ class IngestSummary:
             parts.append(f"{self.normalised_fields} field(s) normalised (NFC, spaces, line ends)")
         if self.renamed_ids:
             parts.append(f"{self.renamed_ids} repeated id(s) suffixed (meta.duplicate_of)")
+        if self.options_unparsed:
+            parts.append(f"{self.options_unparsed} with options that could not be read from the prompt (kept with "
+                         "meta.options_parsed=false, evaluated through their verbatim prompt)")
         return "; ".join(parts)
 
 
@@ -75,6 +79,7 @@ def normalised(items: Iterable[Record | Passage], path: str | Path, summary: Ing
     for item in items:
         if isinstance(item, Record):
             update = _record(item, summary)
+            summary.options_unparsed += item.meta.get("options_parsed") is False
         else:
             update = {"text": _norm(item.text, summary)}
         rid = item.id
