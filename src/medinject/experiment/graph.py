@@ -114,7 +114,8 @@ def build_nodes(exp: Experiment) -> list[Node]:
                               describe=f"judge and metrics against experts ({exp.judge.experts})"))
             judged.append("agreement")
 
-    report_deps = ["curate", "mix"] + [f"evaluate/{c}" for c in configs] + judged
+    report_deps = (["curate", "mix"] + [f"evaluate/{c}" for c in configs] + judged
+                   + [f"train/{c}" for c in exp.mix.configs])  # the loss curves
     nodes.append(Node("report", "report", stages.report, settings=exp.report.model_dump(mode="json"),
                       deps=report_deps, describe="tables, plots: HTML, Markdown, CSV"))
     return nodes

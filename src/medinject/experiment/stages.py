@@ -275,6 +275,7 @@ def results_index(inputs: dict[str, Path]) -> dict:
     """Stage folders by role, as the report reads them."""
     return {
         "evaluations": {n.split("/", 1)[1]: str(p) for n, p in inputs.items() if n.startswith("evaluate/")},
+        "training": {n.split("/", 1)[1]: str(p) for n, p in inputs.items() if n.startswith("train/")},
         "judge": str(inputs["judge"]) if "judge" in inputs else None,
         "agreement": str(inputs["agreement"]) if "agreement" in inputs else None,
         "mix": str(inputs["mix"]) if "mix" in inputs else None,
