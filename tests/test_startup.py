@@ -65,3 +65,18 @@ def test_no_global_matplotlib_state_in_src():
         text = path.read_text(encoding="utf-8")
         assert "matplotlib.use(" not in text, path
         assert "pyplot" not in text.replace("no pyplot", ""), path
+
+
+def test_every_llm_verb_takes_the_same_backend_options():
+    import click
+    import typer.main
+
+    from medinject.backends.options import SHARED
+
+    _register()
+    group = typer.main.get_command(app)
+    ctx = click.Context(group)
+    wanted = {"--" + name.replace("_", "-") for name, _, _ in SHARED}
+    for verb in ("translate", "translate-eval", "synthesize", "judge"):
+        opts = {o for p in group.get_command(ctx, verb).params for o in p.opts}
+        assert wanted <= opts, (verb, wanted - opts)

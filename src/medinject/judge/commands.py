@@ -6,20 +6,17 @@ from pathlib import Path
 
 import typer
 
+from ..backends.options import llm_options
+
 
 def register(app: typer.Typer) -> None:
     @app.command("judge")
+    @llm_options
     def judge_cmd(
         predictions: list[str] = typer.Argument(..., help="Prediction files (or eval folders); NAME=PATH names "
                                                 "the system."),
         out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
         systems: str = typer.Option(None, help="Comma-separated system names, one per file."),
-        backend: str = typer.Option("openai", help="Backend kind: openai, transformers or vllm."),
-        model: str = typer.Option(..., help="Judge model (name on the server, or local path)."),
-        base_url: str = typer.Option(None, help="OpenAI-compatible server URL (openai backend)."),
-        api_key_env: str = typer.Option(None, help="Environment variable holding the API key."),
-        cache: str = typer.Option(None, help="Request cache file (default: the shared cache); 'off' disables it."),
-        concurrency: int = typer.Option(8, help="Requests in flight at once."),
         modes: str = typer.Option("binary,graded", help="Absolute verdicts to ask for: binary, graded."),
         pairwise: str = typer.Option("first", help="Pairwise comparisons: first (each system against the first), "
                                      "all pairs, or none."),
@@ -28,16 +25,20 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(512, help="Most tokens the judge may write per verdict."),
         n_boot: int = typer.Option(1000, help="Bootstrap resamples for the intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
+        spec=None,
     ) -> None:
         """Judge open-ended answers against their references with an LLM (binary, graded, pairwise)."""
         from .inputs import parse_specs
         from .judge import run_judge, summary_markdown
 
-        summary = run_judge(parse_specs(predictions, systems), out, backend_kind=backend, model=model,
-                            base_url=base_url, api_key_env=api_key_env,
-                            cache=True if cache is None else (False if cache == "off" else cache),
-                            concurrency=concurrency, modes=_modes(modes), pairwise=pairwise, lang=lang,
-                            prompt_dir=prompt_dir, max_tokens=max_tokens, n_boot=n_boot, seed=seed)
+        answers, wanted = parse_specs(predictions, systems), _modes(modes)
+        backend = spec.build()
+        try:
+            summary = run_judge(answers, out, backend=backend, backend_kind=spec.kind, modes=wanted,
+                                pairwise=pairwise, lang=lang, prompt_dir=prompt_dir, max_tokens=max_tokens,
+                                n_boot=n_boot, seed=seed)
+        finally:
+            backend.close()
         typer.echo(summary_markdown(summary))
         c = summary["counts"]
         typer.echo(f"verdicts: {c['verdicts']['ok']} parsed, {c['verdicts']['unparseable']} unparseable, "

@@ -9,6 +9,7 @@ from ..backends import options as o
 
 def register(app: typer.Typer) -> None:
     @app.command("synthesize")
+    @o.llm_options
     def synthesize_cmd(
         passages: Path = typer.Argument(..., help="French passages (.jsonl, from `medinject ingest -f e3c|morfitt`)."),
         out: Path = typer.Option(..., "-o", "--out", help="Synthetic records (.jsonl or .parquet)."),
@@ -21,17 +22,12 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(None, "--max-tokens", help="Cap on output tokens (default: per kind)."),
         rejected: Path = typer.Option(None, "--rejected", help="Rejected items (default: OUT.rejected.jsonl)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: str = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
-        api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
-        prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
-        batch_size: int = o.BATCH_SIZE,
+        spec=None,
     ) -> None:
         """Write MCQ and open-ended tasks from French passages; check and reject unsupported items."""
         from ..backends.jobs import format_summary
         from .synthesize import run_synthesize
 
-        spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
-                                   max_retries, batch_size)
         summary = run_synthesize(passages, out, spec, kinds=kinds.split(",") if kinds else None, kinds_dir=kinds_dir,
                                  per_passage=per_passage, limit=limit, temperature=temperature,
                                  max_tokens=max_tokens, rejected_path=rejected, progress=not no_progress)

@@ -9,6 +9,7 @@ from ..backends import options as o
 
 def register(app: typer.Typer) -> None:
     @app.command("translate")
+    @o.llm_options
     def translate_cmd(
         src: Path = typer.Argument(..., help="English records (.jsonl or .parquet)."),
         out: Path = typer.Option(..., "-o", "--out", help="French records (.jsonl or .parquet)."),
@@ -20,17 +21,12 @@ def register(app: typer.Typer) -> None:
         write_batch: Path = typer.Option(None, "--write-batch", help="Write an OpenAI Batch API request file for "
                                          "the records not yet answered, and stop (see `medinject batch-ingest`)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: str = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
-        api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
-        prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
-        batch_size: int = o.BATCH_SIZE,
+        spec=None,
     ) -> None:
         """Translate English records into French, keeping their structure; check and reject bad outputs."""
         from ..backends.jobs import format_summary
         from .translate import run_translate
 
-        spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
-                                   max_retries, batch_size)
         if write_batch is not None:
             from ..backends.batch_api import write_batch_file
             from ..backends.cache import open_cache
@@ -38,11 +34,11 @@ def register(app: typer.Typer) -> None:
             from .translate import RecordTranslator, load_prompt
 
             records = list(read_records(src))[:limit] if limit else list(read_records(src))
-            tr = RecordTranslator(model, prompt=load_prompt("record", prompt), max_tokens=max_tokens,
+            tr = RecordTranslator(spec.model, prompt=load_prompt("record", prompt), max_tokens=max_tokens,
                                   source_lang=source_lang)
             reqs = [tr.request(r) for r in records if tr.precheck(r) is None]
-            n = write_batch_file(reqs, model, write_batch, cache=open_cache(True if cache is None else
-                                                                             (False if cache == "off" else cache)))
+            n = write_batch_file(reqs, spec.model, write_batch, cache=open_cache(
+                True if spec.cache is None else (False if spec.cache == "off" else spec.cache)))
             typer.echo(f"{n} requests written to {write_batch}; submit it to the Batch API, then run "
                        f"`medinject batch-ingest RESULTS` and this command again without --write-batch")
             return
@@ -51,6 +47,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(format_summary(summary))
 
     @app.command("translate-eval")
+    @o.llm_options
     def translate_eval_cmd(
         sample: int = typer.Option(200, "--sample", help="Sentence pairs to score (0: all 2,562)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
@@ -60,16 +57,11 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(None, "--max-tokens", help="Cap on output tokens."),
         out: Path = typer.Option(None, "-o", "--out", help="Write the scores as JSON."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: str = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
-        api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
-        prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
-        batch_size: int = o.BATCH_SIZE,
+        spec=None,
     ) -> None:
         """Score a translator on WMT biomedical EN->FR test sets: BLEU and chrF with sacrebleu signatures."""
         from .evaluate import run_translate_eval
 
-        spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
-                                   max_retries, batch_size)
         r = run_translate_eval(spec, data_dir=data, sets=sets.split(",") if sets else None, sample=sample or None,
                                seed=seed, max_tokens=max_tokens, out_path=out, progress=not no_progress)
         typer.echo(f"{r['model']} on {r['pairs']} WMT biomedical EN->FR pairs ({r['failed']} failed requests)")
