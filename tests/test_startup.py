@@ -80,3 +80,19 @@ def test_every_llm_verb_takes_the_same_backend_options():
     for verb in ("translate", "translate-eval", "synthesize", "judge"):
         opts = {o for p in group.get_command(ctx, verb).params for o in p.opts}
         assert wanted <= opts, (verb, wanted - opts)
+
+
+def test_canonical_json_hash_is_the_request_cache_key():
+    import hashlib
+    import json
+
+    from medinject.backends.base import ChatRequest
+    from medinject.hashing import canonical_json, json_hash
+
+    assert canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'
+    r = ChatRequest(messages=[{"role": "user", "content": "Bonjour"}], max_tokens=7)
+    payload = {"messages": r.messages, "max_tokens": 7, "temperature": 0.0, "json_schema": None, "seed": None,
+               "model": "m"}
+    assert r.cache_key("m") == json_hash(payload)
+    assert json_hash(payload) == hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"))
+                                                .encode()).hexdigest()

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from ..errors import MedinjectError
+from ..hashing import canonical_json
 from ..io import iter_jsonl, write_jsonl
 from .config import PASSAGE_FORMATS, Source, SynthesizeJob, TranslateJob
 from .engine import Context, digest_tree
@@ -205,7 +206,7 @@ def oeq_view(out: Path) -> str:
     """The open-ended answers only: what the judge reads. Unchanged by multiple-choice settings."""
     h = hashlib.sha256()
     for obj in _oeq_lines(out):
-        h.update(json.dumps({k: obj.get(k) for k in _OEQ_ANSWER_KEYS}, sort_keys=True, ensure_ascii=False).encode())
+        h.update(canonical_json({k: obj.get(k) for k in _OEQ_ANSWER_KEYS}).encode())
     return h.hexdigest()
 
 
@@ -213,7 +214,7 @@ def oeq_scores_view(out: Path) -> str:
     """The open-ended answers with their per-item metrics: what agreement reads."""
     h = hashlib.sha256()
     for obj in _oeq_lines(out):
-        h.update(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode())
+        h.update(canonical_json(obj).encode())
     return h.hexdigest()
 
 
