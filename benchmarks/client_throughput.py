@@ -27,8 +27,9 @@ LATENCY = 0.1
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "medinject.backends.fakeserver", "--latency", str(LATENCY),
-                             "--reply", "french-json"], stdout=subprocess.PIPE, text=True)
+    server = REPO / "tests" / "support" / "fakeserver.py"  # test support, not part of the installed package
+    proc = subprocess.Popen([sys.executable, str(server), "--latency", str(LATENCY), "--reply", "french-json"],
+                            stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line.startswith("PORT "):
         proc.kill()

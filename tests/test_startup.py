@@ -65,3 +65,34 @@ def test_no_global_matplotlib_state_in_src():
         text = path.read_text(encoding="utf-8")
         assert "matplotlib.use(" not in text, path
         assert "pyplot" not in text.replace("no pyplot", ""), path
+
+
+def test_every_llm_verb_takes_the_same_backend_options():
+    import click
+    import typer.main
+
+    from medinject.backends.options import SHARED
+
+    _register()
+    group = typer.main.get_command(app)
+    ctx = click.Context(group)
+    wanted = {"--" + name.replace("_", "-") for name, _, _ in SHARED}
+    for verb in ("translate", "translate-eval", "synthesize", "judge"):
+        opts = {o for p in group.get_command(ctx, verb).params for o in p.opts}
+        assert wanted <= opts, (verb, wanted - opts)
+
+
+def test_canonical_json_hash_is_the_request_cache_key():
+    import hashlib
+    import json
+
+    from medinject.backends.base import ChatRequest
+    from medinject.hashing import canonical_json, json_hash
+
+    assert canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'
+    r = ChatRequest(messages=[{"role": "user", "content": "Bonjour"}], max_tokens=7)
+    payload = {"messages": r.messages, "max_tokens": 7, "temperature": 0.0, "json_schema": None, "seed": None,
+               "model": "m"}
+    assert r.cache_key("m") == json_hash(payload)
+    assert json_hash(payload) == hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"))
+                                                .encode()).hexdigest()

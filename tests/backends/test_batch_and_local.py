@@ -1,8 +1,9 @@
 import json
 
+from fakeserver import FakeChatServer, french_json_reply
+
 from medinject.backends import ChatRequest, RequestCache, make_backend
 from medinject.backends.batch_api import ingest_batch_results, write_batch_file
-from medinject.backends.fakeserver import FakeChatServer, french_json_reply
 from medinject.io import iter_jsonl, load_records
 from medinject.translate import RecordTranslator, run_translate
 

@@ -1,9 +1,9 @@
 """The OpenAI-compatible backend against a scripted loopback server that injects faults."""
 
 import pytest
+from fakeserver import FAULTS, FakeChatServer, body_key
 
 from medinject.backends import ChatRequest, make_backend
-from medinject.backends.fakeserver import FAULTS, FakeChatServer, body_key
 from medinject.errors import MedinjectError
 
 
@@ -94,7 +94,7 @@ def test_missing_key_and_refused_key_are_user_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("ABSENT_KEY", raising=False)
     with pytest.raises(MedinjectError, match="ABSENT_KEY is not set"):
         make_backend("openai", "m", base_url="http://127.0.0.1:9/v1", api_key_env="ABSENT_KEY", cache=False)
-    from medinject.backends import fakeserver
+    import fakeserver
 
     class Refusing(fakeserver.FakeChatServer):
         async def _chat(self, reader, writer, raw):

@@ -3,8 +3,8 @@
 import json
 
 import pytest
+from fakeserver import FakeChatServer, body_key
 
-from medinject.backends.fakeserver import FakeChatServer, body_key
 from medinject.io import load_records
 from medinject.judge import run_judge
 

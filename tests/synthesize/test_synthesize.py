@@ -4,9 +4,9 @@ import itertools
 import json
 
 import pytest
+from fakeserver import FakeChatServer
 
 from medinject.backends import BackendSpec
-from medinject.backends.fakeserver import FakeChatServer
 from medinject.io import iter_jsonl, load_records, write_passages
 from medinject.synthesize import check_item, load_kinds, run_synthesize
 

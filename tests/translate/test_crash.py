@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 
-from medinject.backends.fakeserver import FakeChatServer, french_json_reply
+from fakeserver import FakeChatServer, french_json_reply
+
 from medinject.io import iter_jsonl, load_records
 
 

@@ -1,4 +1,5 @@
-from medinject.backends.fakeserver import FakeChatServer, echo_reply
+from fakeserver import FakeChatServer, echo_reply
+
 from medinject.translate import load_wmt_pairs, run_translate_eval
 
 

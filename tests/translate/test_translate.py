@@ -2,8 +2,9 @@
 
 import json
 
+from fakeserver import FAULTS, FakeChatServer, french_json_reply
+
 from medinject.backends import BackendSpec
-from medinject.backends.fakeserver import FAULTS, FakeChatServer, french_json_reply
 from medinject.io import iter_jsonl, load_records
 from medinject.translate import run_translate
 

@@ -54,6 +54,8 @@ class BackendSpec:
     concurrency: int = 8
     prices: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # timeout, max_retries, batch_size, device...
+    # Set by the command line (backends.options.llm_options): the prices file read and the cache file written.
+    files: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def build(self) -> Backend:
         if not self.model:
@@ -66,6 +68,7 @@ class BackendSpec:
         """What a manifest may record: no key, only the name of its variable."""
         d = asdict(self)
         d.pop("prices", None)
+        d.pop("files", None)
         return d
 
     @classmethod

@@ -7,11 +7,11 @@ cost accounting live behind it, once. A request that finally fails comes back as
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
+
+from ..hashing import json_hash
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,7 @@ class ChatRequest:
         # Field by field rather than asdict(): asdict deep-copies the messages, a cost paid per request.
         payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tag"}
         payload["model"] = model
-        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        return json_hash(payload)
 
 
 @dataclass

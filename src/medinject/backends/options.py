@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,9 @@ from .. import cli_values as v
 from . import BackendSpec
 
 BACKEND = typer.Option("openai", "--backend", help="openai: any OpenAI-compatible server.")
-MODEL = typer.Option(..., "--model", help="Model name at the server, or a local model folder.")
+# Not required by typer: a verb that can run without a model (translate-eval --hypotheses) says what it needs,
+# and BackendSpec.build() refuses an empty one in one line.
+MODEL = typer.Option(None, "--model", help="Model name at the server, or a local model folder (required).")
 BASE_URL = typer.Option(None, "--base-url", callback=v.url, help="OpenAI-compatible server, e.g. "
                         "http://127.0.0.1:8000/v1 (default: the OpenAI API).")
 API_KEY_ENV = typer.Option(None, "--api-key-env", help="Environment variable holding the API key "
@@ -61,3 +66,35 @@ def spec_from_options(backend: str, model: str, base_url: str | None, api_key_en
         options.update(batch_size=batch_size)
     return BackendSpec(kind=backend, model=model, base_url=base_url, api_key_env=api_key_env, cache=cache,
                        concurrency=concurrency, prices=load_prices(prices), options=options)
+
+
+# name, type, option: the parameters `llm_options` adds to a command, in `spec_from_options` order.
+SHARED = (("backend", v.BackendKind, BACKEND), ("model", str, MODEL), ("base_url", str, BASE_URL),
+          ("api_key_env", str, API_KEY_ENV), ("concurrency", int, CONCURRENCY), ("cache", str, CACHE),
+          ("prices", Path, PRICES), ("timeout", float, TIMEOUT), ("max_retries", int, MAX_RETRIES),
+          ("batch_size", int, BATCH_SIZE))
+
+
+def llm_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a typer command every shared LLM option; it receives them as one `spec: BackendSpec` argument.
+
+    Put it under `@app.command(...)`. The command declares `spec` as its last parameter (no default) and
+    keeps its own options; `--model` and the rest are added here, so every LLM verb takes the same ones.
+    """
+    sig = inspect.signature(command)
+    own = [p for p in sig.parameters.values() if p.name != "spec"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+             for name, kind, option in SHARED]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name, _, _ in SHARED}
+        spec = spec_from_options(*values.values())
+        # The files behind the options, for the verb's input/output overlap check (`io.refuse_overwrite`).
+        spec.files = {"prices": values["prices"], "cache": cache_path(values["cache"])}
+        return command(**kwargs, spec=spec)
+
+    wrapper.__signature__ = sig.replace(parameters=own + added)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**{k: v for k, v in command.__annotations__.items() if k != "spec"},
+                               **{name: kind for name, kind, _ in SHARED}}
+    return wrapper

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MedinjectError
+from ..hashing import json_hash
 from ..io import sha256_file, write_json
 
 STAGES = ("ingest", "translate", "synthesize", "curate", "mix", "train", "evaluate", "judge", "report")
@@ -77,9 +78,7 @@ class Step:
         return self.state in ("run", "resume", "pending")
 
 
-def stable_hash(obj: Any) -> str:
-    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
 
 
 def digest_tree(path: Path, include: Iterable[str] | None = None) -> str:
@@ -149,7 +148,7 @@ class Runner:
         return self._file_digests[ref]
 
     def key_of(self, node: Node, dep_digests: dict[str, str]) -> str:
-        return stable_hash({
+        return json_hash({
             "node": node.name, "stage": node.stage, "version": node.version, "settings": node.settings,
             "deps": dep_digests, "files": {f: self._file_digest(f) for f in node.files},
         })

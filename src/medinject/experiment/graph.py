@@ -112,7 +112,8 @@ def build_nodes(exp: Experiment) -> list[Node]:
             judged.append("agreement")
 
     generated = [f"translate/{j.name}" for j in exp.translate] + [f"synthesize/{j.name}" for j in exp.synthesize]
-    report_deps = ["curate", "mix"] + [f"evaluate/{c}" for c in configs] + judged + generated
+    report_deps = (["curate", "mix"] + [f"evaluate/{c}" for c in configs] + judged + generated
+                   + [f"train/{c}" for c in exp.mix.configs])  # the loss curves
     nodes.append(Node("report", "report", stages.report, settings=exp.report.model_dump(mode="json"),
                       deps=report_deps, describe="tables, plots: HTML, Markdown, CSV"))
     return nodes

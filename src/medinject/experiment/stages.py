@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from ..errors import MedinjectError
+from ..hashing import canonical_json
 from ..io import iter_jsonl, write_jsonl
 from ..schemas import stamp
 from .config import PASSAGE_FORMATS, Source, SynthesizeJob, TranslateJob
@@ -215,7 +216,7 @@ def oeq_view(out: Path) -> str:
     """The open-ended answers only: what the judge reads. Unchanged by multiple-choice settings."""
     h = hashlib.sha256()
     for obj in _oeq_lines(out):
-        h.update(json.dumps({k: obj.get(k) for k in _OEQ_ANSWER_KEYS}, sort_keys=True, ensure_ascii=False).encode())
+        h.update(canonical_json({k: obj.get(k) for k in _OEQ_ANSWER_KEYS}).encode())
     return h.hexdigest()
 
 
@@ -223,7 +224,7 @@ def oeq_scores_view(out: Path) -> str:
     """The open-ended answers with their per-item metrics: what agreement reads."""
     h = hashlib.sha256()
     for obj in _oeq_lines(out):
-        h.update(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode())
+        h.update(canonical_json(obj).encode())
     return h.hexdigest()
 
 
@@ -286,6 +287,7 @@ def results_index(inputs: dict[str, Path]) -> dict:
     """Stage folders by role, as the report reads them."""
     return {
         "evaluations": {n.split("/", 1)[1]: str(p) for n, p in inputs.items() if n.startswith("evaluate/")},
+        "training": {n.split("/", 1)[1]: str(p) for n, p in inputs.items() if n.startswith("train/")},
         "judge": str(inputs["judge"]) if "judge" in inputs else None,
         "agreement": str(inputs["agreement"]) if "agreement" in inputs else None,
         "mix": str(inputs["mix"]) if "mix" in inputs else None,

@@ -7,21 +7,17 @@ from pathlib import Path
 import typer
 
 from .. import cli_values as v
+from ..backends.options import llm_options
 
 
 def register(app: typer.Typer) -> None:
     @app.command("judge")
+    @llm_options
     def judge_cmd(
         predictions: list[str] = typer.Argument(..., help="Prediction files (or eval folders); NAME=PATH names "
                                                 "the system."),
         out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
         systems: str = typer.Option(None, help="Comma-separated system names, one per file."),
-        backend: v.BackendKind = typer.Option("openai", help="Backend kind."),
-        model: str = typer.Option(..., help="Judge model (name on the server, or local path)."),
-        base_url: str = typer.Option(None, callback=v.url, help="OpenAI-compatible server URL (openai backend)."),
-        api_key_env: str = typer.Option(None, help="Environment variable holding the API key."),
-        cache: str = typer.Option(None, help="Request cache file (default: the shared cache); 'off' disables it."),
-        concurrency: int = typer.Option(8, min=1, help="Requests in flight at once."),
         modes: str = typer.Option("binary,graded", callback=v.comma_list(v.JUDGE_MODES),
                                   help="Absolute verdicts to ask for: paper (the authors' judge: "
                                   "English, one token, first standalone 0/1), binary, graded (ours)."),
@@ -34,20 +30,23 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Bootstrap seed."),
         report_to: str = typer.Option(None, "--report-to", help="Also log the summary, its config and data "
                                       "hashes to tensorboard (OUT/runs) or wandb (extra 'wandb')."),
+        spec=None,
     ) -> None:
         """Judge open-ended answers against their references with an LLM (binary, graded, pairwise)."""
         from ..io import refuse_overwrite
         from .inputs import parse_specs
         from .judge import run_judge, summary_markdown
 
-        specs = parse_specs(predictions, systems)
-        refuse_overwrite([*(p for p, _ in specs), prompt_dir],
-                         [out, cache if cache not in (None, "off") else None])
-        summary = run_judge(specs, out, backend_kind=backend, model=model,
-                            base_url=base_url, api_key_env=api_key_env,
-                            cache=True if cache is None else (False if cache == "off" else cache),
-                            concurrency=concurrency, modes=_modes(modes), pairwise=pairwise, lang=lang,
-                            prompt_dir=prompt_dir, max_tokens=max_tokens, n_boot=n_boot, seed=seed)
+        answers, wanted = parse_specs(predictions, systems), _modes(modes)
+        refuse_overwrite([*(p for p, _ in answers), prompt_dir, spec.files.get("prices")],
+                         [out, spec.files.get("cache")])
+        backend = spec.build()
+        try:
+            summary = run_judge(answers, out, backend=backend, backend_kind=spec.kind, modes=wanted,
+                                pairwise=pairwise, lang=lang, prompt_dir=prompt_dir, max_tokens=max_tokens,
+                                n_boot=n_boot, seed=seed)
+        finally:
+            backend.close()
         typer.echo(summary_markdown(summary))
         c = summary["counts"]
         typer.echo(f"verdicts: {c['verdicts']['ok']} parsed, {c['verdicts']['unparseable']} unparseable, "

@@ -164,7 +164,7 @@ def plot_composition(manifests: dict[str, dict], path: Path) -> Path:
     from ..plotting import new_figure, save_png
 
     names = list(manifests)
-    fig, axes = new_figure(figsize=(max(8, 1.3 * len(names) * 2), 4), ncols=2, dpi=100, sharey=True)
+    fig, axes = new_figure(figsize=(max(8, 0.8 * len(names) * 2), 4), ncols=2, dpi=100, sharey=True)
     for ax, key, cats in ((axes[0], "origin", [o.value for o in Origin]), (axes[1], "task", [t.value for t in Task])):
         bottom = [0] * len(names)
         for cat in cats:
@@ -173,8 +173,9 @@ def plot_composition(manifests: dict[str, dict], path: Path) -> Path:
                 ax.bar(names, vals, bottom=bottom, label=cat)
                 bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
         ax.set_title(f"records by {key}")
-        ax.legend(fontsize=8)
+        # Below the bars, never over them.
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(cats), frameon=False)
         ax.tick_params(axis="x", rotation=45)
     axes[0].set_ylabel("records")
     fig.tight_layout()
-    return save_png(fig, path, dpi=100, tight=False)
+    return save_png(fig, path, dpi=100)

@@ -17,7 +17,7 @@ from .data import (
     read_json,
 )
 from .evaluation import Evaluation, bias_table, main_tables, open_table, wide_table
-from .plots import bars_with_intervals, grouped_bars
+from .plots import bars_with_intervals, grouped_bars, loss_curves
 from .render import Section, write_all
 
 INTRO = ("Numbers are copied from the stage outputs (summary.json of each evaluation, the judge and agreement "
@@ -41,6 +41,7 @@ def load_index(results: str | Path) -> dict[str, Any]:
             return str(root / nodes[name]["dir"]) if name in nodes else None
 
         return {"evaluations": {n.split("/", 1)[1]: where(n) for n in nodes if n.startswith("evaluate/")},
+                "training": {n.split("/", 1)[1]: where(n) for n in nodes if n.startswith("train/")},
                 "judge": where("judge"), "agreement": where("agreement"), "mix": where("mix"),
                 "curate": where("curate"),
                 "generated": {n: where(n) for n in nodes if n.startswith(("translate/", "synthesize/"))}}
@@ -92,15 +93,17 @@ def build_report(index: dict[str, Any], out: str | Path, *, title: str = "medinj
     bias = bias_table(evals)
     figs = []
     if bias.rows and any(r.get("EM permuted") is not None or r.get("CircularEval EM") is not None for r in bias.rows):
-        figs.append(grouped_bars(out / "permutation_drop.png", [r["configuration"] for r in bias.rows],
-                                 {"original": [r["EM original"] for r in bias.rows],
-                                  "permuted": [r.get("EM permuted") for r in bias.rows],
-                                  "CircularEval": [r.get("CircularEval EM") for r in bias.rows]},
-                                 title="Answer-order bias: EM original vs permuted options", ylabel="Exact Match"))
+        series = {"original": "EM original", "permuted": "EM permuted", "CircularEval": "CircularEval EM"}
+        figs.append(grouped_bars(
+            out / "permutation_drop.png", [r["configuration"] for r in bias.rows],
+            {k: [r.get(c) for r in bias.rows] for k, c in series.items()},
+            intervals={k: [(r.get(f"{c} CI low"), r.get(f"{c} CI high")) for r in bias.rows]
+                       for k, c in series.items()},
+            title="Answer-order bias: EM original vs permuted options, 95% CI", ylabel="Exact Match"))
     sections.append(Section("Answer-order bias", "", [bias], figs))
 
     judge = judge_scores(Path(index["judge"])) if index.get("judge") else None
-    tables = [open_table(evals, judge)]
+    tables = [open_table(evals)]
     figs = []
     if judge:
         jt = judge_table(Path(index["judge"]), names)
@@ -128,6 +131,18 @@ def build_report(index: dict[str, Any], out: str | Path, *, title: str = "medinj
         figs = [Path(shutil.copyfile(plot, out / "mix_composition.png"))] if plot.exists() else []
         sections.append(Section("Data composition of each mix", "", composition_tables(Path(index["mix"]), names),
                                 figs))
+    figs = []
+    for name, folder in (index.get("training") or {}).items():
+        manifest = Path(folder) / "adapter" / "manifest.json" if folder else None
+        if manifest is None or not manifest.exists():
+            manifest = Path(folder) / "manifest.json" if folder else None
+        if manifest is not None and manifest.exists():
+            fig = loss_curves(out / f"loss_{name}.png", name, read_json(manifest).get("loss_curves") or {})
+            if fig:
+                figs.append(fig)
+    if figs:
+        sections.append(Section("Training loss", "Loss per optimizer step for each configuration's adapter, with "
+                                "the evaluation loss where the run had validation data.", [], figs))
     if index.get("generated"):
         table = generation_table(index["generated"])
         if table.rows:

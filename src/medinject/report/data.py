@@ -104,20 +104,30 @@ def judge_table(judge_dir: Path, configs: list[str]) -> Table:
     modes = sorted({m for sys in systems.values() for m in sys})
     cols = ["configuration"]
     for m in modes:
-        cols += [f"judge {m}", f"{m} 95% CI low", f"{m} 95% CI high", f"{m} n", f"{m} length-controlled"]
-    rows = []
+        cols += [f"judge {m}", f"{m} 95% CI low", f"{m} 95% CI high", f"{m} parsed", f"{m} unparseable",
+                 f"{m} failed", f"{m} length-controlled", f"{m} length-controlled CI low",
+                 f"{m} length-controlled CI high"]
+    rows, parsed, unparseable = [], 0, 0
     for c in [c for c in configs if c in systems] + [c for c in systems if c not in configs]:
         row: dict[str, Any] = {"configuration": c}
         for m in modes:
             d = systems[c].get(m)
             if d is None:
                 continue
-            mean = d["mean"]
+            mean, lc, excluded = d["mean"], d.get("length_controlled") or {}, d.get("excluded") or {}
             row |= {f"judge {m}": mean["value"], f"{m} 95% CI low": _ci(mean, 0), f"{m} 95% CI high": _ci(mean, 1),
-                    f"{m} n": mean.get("n"), f"{m} length-controlled": (d.get("length_controlled") or {}).get("value")}
+                    f"{m} parsed": mean.get("n") or 0, f"{m} unparseable": excluded.get("unparseable", 0),
+                    f"{m} failed": excluded.get("failed", 0), f"{m} length-controlled": lc.get("value"),
+                    f"{m} length-controlled CI low": _ci(lc, 0), f"{m} length-controlled CI high": _ci(lc, 1)}
+            parsed += row[f"{m} parsed"]
+            unparseable += row[f"{m} unparseable"]
         rows.append(row)
-    return Table("judge", cols, rows, note="Mean judge verdict per configuration (binary: share judged equivalent; "
-                 "graded: 1-10), bootstrap 95% intervals; unparseable verdicts are excluded and counted by the judge.")
+    note = ("Mean judge verdict per configuration (binary: share judged equivalent; graded: 1-10), bootstrap 95% "
+            "intervals over the parsed verdicts; unparseable and failed verdicts are excluded and counted.")
+    if rows and parsed == 0:
+        note = (f"No verdict could be parsed ({unparseable} unparseable): the judge model did not answer in the "
+                "expected format, so there is no judge score. " + note)
+    return Table("judge", cols, rows, note=note)
 
 
 def judge_scores(judge_dir: Path) -> dict[str, dict[str, dict]]:

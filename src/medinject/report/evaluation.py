@@ -41,12 +41,18 @@ class Evaluation:
         return None
 
     def scopes(self, task_filter=CHOICE + (AGG,)) -> list[tuple[str, str]]:
+        """(benchmark, task) pairs, without "all" where a single benchmark holds every item of that task."""
         seen: list[tuple[str, str]] = []
         for e in self.results:
             key = (e["source"], e["task"])
             if e["mode"] == "constrained" and e["task"] in task_filter and key not in seen:
                 seen.append(key)
-        return seen
+        sources = {task: [s for s, t in seen if t == task and s != "all"] for _, task in seen}
+        return [(s, t) for s, t in seen if not (s == "all" and len(sources[t]) == 1 and self._same(sources[t][0], t))]
+
+    def _same(self, source: str, task: str) -> bool:
+        one, every = self.get(source, task, "em"), self.get("all", task, "em")
+        return one is not None and every is not None and one.get("n") == every.get("n")
 
     def item_em(self) -> dict[tuple, float]:
         """(source, task, id) -> constrained Exact Match in the original option order."""
@@ -149,18 +155,23 @@ def wide_table(per_bench: Table, *, baseline: str, reference: str, alpha: float 
     cols, rows = ["configuration"], {}
     for r in per_bench.rows:
         scope = r["task"] if r["benchmark"] == "all" else f"{r['benchmark']} {r['task']}"
-        for metric in ("EM", "Hamming"):
-            col = f"{scope} {metric}"
+        for col in (f"{scope} EM", f"{scope} EM CI low", f"{scope} EM CI high", f"{scope} significant",
+                    f"{scope} Hamming", f"{scope} Hamming CI low", f"{scope} Hamming CI high"):
             if col not in cols:
                 cols.append(col)
         marks = "".join(m for m, key in (("*", f"p vs {baseline}"), ("†", f"p vs {reference}"))
                         if r.get(key) is not None and r[key] < alpha)
         row = rows.setdefault(r["configuration"], {"configuration": r["configuration"]})
-        row[f"{scope} EM"] = f"{r['EM']:.4f}{marks}" if r["EM"] is not None else None
+        row[f"{scope} EM"] = r["EM"]
+        row[f"{scope} significant"] = marks
         row[f"{scope} Hamming"] = r["Hamming"]
+        for metric in ("EM", "Hamming"):
+            row[f"{scope} {metric} CI low"] = r[f"{metric} CI low"]
+            row[f"{scope} {metric} CI high"] = r[f"{metric} CI high"]
     return Table("main_table_wide", cols, list(rows.values()),
-                 note=f"Constrained EM and Hamming per benchmark; * p < {alpha} against {baseline}, † against "
-                      f"{reference} (paired permutation test). Intervals and p-values: main_table.csv.")
+                 note=f"Constrained EM and Hamming per benchmark with 95% bootstrap intervals; significant: EM "
+                      f"differs at p < {alpha} from {baseline} (*) or from {reference} (†) (paired permutation test). "
+                      "p-values: main_table.csv.")
 
 
 def bias_table(evals: list[Evaluation]) -> Table:
@@ -169,34 +180,36 @@ def bias_table(evals: list[Evaluation]) -> Table:
         orig = ev.get("all", AGG, "em")
         if orig is None:
             continue
-        row = {"configuration": ev.name, "EM original": orig.get("value")}
-        for metric, col in (("perm_em_mean", "EM permuted"), ("perm_em_drop", "drop"), ("perm_em_std", "std over K"),
-                            ("circular_em", "CircularEval EM"), ("selection_bias", "selection bias")):
-            e = ev.get("all", AGG, metric)
+        row = {"configuration": ev.name}
+        for metric, col in BIAS_METRICS:
+            e = orig if metric == "em" else ev.get("all", AGG, metric)
             row[col] = None if e is None else e.get("value")
-            if metric in ("perm_em_mean", "circular_em"):
+            if metric != "perm_em_std":  # a spread over the K orderings, not an estimate with an interval
                 row[f"{col} CI low"], row[f"{col} CI high"] = _ci(e, 0), _ci(e, 1)
         rows.append(row)
-    cols = ["configuration", "EM original", "EM permuted", "EM permuted CI low", "EM permuted CI high", "drop",
-            "std over K", "CircularEval EM", "CircularEval EM CI low", "CircularEval EM CI high", "selection bias"]
-    return Table("answer_order_bias", cols, rows, note="All MCQ and MCQU items, constrained decoding. Permuted: mean "
-                 "EM over K seeded orderings of the options; CircularEval: right under every cyclic rotation; "
-                 "selection bias: spread of per-letter recall.")
+    cols = ["configuration"] + [c for m, col in BIAS_METRICS
+                                for c in ((col,) if m == "perm_em_std" else (col, f"{col} CI low", f"{col} CI high"))]
+    return Table("answer_order_bias", cols, rows, note="All MCQ and MCQU items, constrained decoding, 95% bootstrap "
+                 "intervals. Permuted: mean EM over K seeded orderings of the options; CircularEval: right under every "
+                 "cyclic rotation; selection bias: spread of per-letter recall.")
 
 
-def open_table(evals: list[Evaluation], judge: dict[str, dict] | None) -> Table:
-    rows, modes = [], sorted({m for s in (judge or {}).values() for m in s})
+BIAS_METRICS = (("em", "EM original"), ("perm_em_mean", "EM permuted"), ("perm_em_drop", "drop"),
+                ("perm_em_std", "std over K"), ("circular_em", "CircularEval EM"), ("selection_bias", "selection bias"))
+
+
+def open_table(evals: list[Evaluation]) -> Table:
+    """Reference-based metrics of the open-ended answers, each with its 95% interval (the judge has its table)."""
+    rows = []
     for ev in evals:
         entries = {e["metric"]: e for e in ev.results if e["source"] == "all" and e["task"] == "oeq"}
-        if not entries and ev.name not in (judge or {}):
+        if not entries:
             continue
         row: dict[str, Any] = {"configuration": ev.name, "n": next(iter(entries.values()), {}).get("n")}
         for m in OPEN_METRICS:
-            row[m] = (entries.get(m) or {}).get("value")
-        for mode in modes:
-            d = ((judge or {}).get(ev.name) or {}).get(mode)
-            row[f"judge {mode}"] = (d or {}).get("mean", {}).get("value")
+            e = entries.get(m)
+            row |= {m: (e or {}).get("value"), f"{m} CI low": _ci(e, 0), f"{m} CI high": _ci(e, 1)}
         rows.append(row)
-    cols = ["configuration", "n", *OPEN_METRICS, *[f"judge {m}" for m in modes]]
-    return Table("open_ended", cols, rows, note="Open-ended answers, greedy decoding: BLEU and chrF 0-100, the others "
-                 "0-1; judge: mean verdict (intervals in the judge table).")
+    cols = ["configuration", "n", *[c for m in OPEN_METRICS for c in (m, f"{m} CI low", f"{m} CI high")]]
+    return Table("open_ended", cols, rows, note="Open-ended answers, greedy decoding, 95% bootstrap intervals: BLEU "
+                 "and chrF 0-100, the others 0-1. The judge's verdicts are in the next table.")

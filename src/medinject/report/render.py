@@ -36,7 +36,16 @@ def fmt(v) -> str:
     if isinstance(v, float):
         if v != v:
             return "–"
-        return f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.4f}" if abs(v) < 100 else f"{v:.1f}"
+        return f"{v:.4f}" if abs(v) < 100 else f"{v:.1f}"
+    return str(v)
+
+
+def csv_value(v) -> str:
+    """One number format for every CSV: integers as they are, other numbers with six decimals, no exponent."""
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6f}"
     return str(v)
 
 
@@ -45,7 +54,7 @@ def table_csv(t: Table) -> str:
     w = csv.DictWriter(buf, fieldnames=t.columns, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in t.rows:
-        w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in t.columns})
+        w.writerow({c: csv_value(r.get(c)) for c in t.columns})
     return buf.getvalue()
 
 
@@ -70,7 +79,8 @@ def table_html(t: Table) -> str:
             cls = " class='num'" if isinstance(v, int | float) and not isinstance(v, bool) else ""
             cells.append(f"<td{cls}>{html.escape(fmt(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    # Wide tables scroll inside their own box instead of running past the page.
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
 CSS = """
@@ -81,7 +91,7 @@ table{border-collapse:collapse;margin:.8rem 0;font-size:.88rem}th,td{border:1px 
 th{background:#edf2f7;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr:nth-child(even) td{background:#f7fafc}.note{color:#4a5568;font-size:.85rem}.empty{color:#718096}
 img{max-width:100%;border:1px solid #e2e8f0;margin:.5rem 0}.warn{background:#fffbea;border-left:4px solid #d69e2e;
-padding:.5rem .8rem}
+padding:.5rem .8rem}.scroll{overflow-x:auto;max-width:100%}.scroll table{margin:0}.scroll{margin:.8rem 0}
 """
 
 

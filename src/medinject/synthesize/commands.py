@@ -5,11 +5,12 @@ from pathlib import Path
 import typer
 
 from ..backends import options as o
-from ..cli_values import BackendKind, comma_list
+from ..cli_values import comma_list
 
 
 def register(app: typer.Typer) -> None:
     @app.command("synthesize")
+    @o.llm_options
     def synthesize_cmd(
         passages: Path = typer.Argument(..., help="French passages (.jsonl, from `medinject ingest -f e3c|morfitt`)."),
         out: Path = typer.Option(..., "-o", "--out", help="Synthetic records (.jsonl or .parquet)."),
@@ -23,19 +24,14 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Cap on output tokens (default: per kind)."),
         rejected: Path = typer.Option(None, "--rejected", help="Rejected items (default: OUT.rejected.jsonl)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: BackendKind = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
-        api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
-        prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
-        batch_size: int = o.BATCH_SIZE,
+        spec=None,
     ) -> None:
         """Write MCQ and open-ended tasks from French passages; check and reject unsupported items."""
         from ..backends.jobs import format_summary
         from ..io import refuse_overwrite
         from .synthesize import run_synthesize
 
-        refuse_overwrite([passages, kinds_dir, prices], [out, rejected, o.cache_path(cache)])
-        spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
-                                   max_retries, batch_size)
+        refuse_overwrite([passages, kinds_dir, spec.files.get("prices")], [out, rejected, spec.files.get("cache")])
         summary = run_synthesize(passages, out, spec, kinds=kinds.split(",") if kinds else None, kinds_dir=kinds_dir,
                                  per_passage=per_passage, limit=limit, temperature=temperature,
                                  max_tokens=max_tokens, rejected_path=rejected, progress=not no_progress)

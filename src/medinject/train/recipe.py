@@ -6,6 +6,7 @@ import json
 import os
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -200,12 +201,15 @@ def world_size_from_env() -> int:
 
 
 def sft_arguments(cfg: TrainConfig, *, bf16: bool, has_eval: bool, world_size: int | None = None):
+    import torch
     from trl import SFTConfig
 
     world = world_size_from_env() if world_size is None else world_size
     kw = cfg.trainer_args
     kw.update(output_dir=str(cfg.output_dir), bf16=bf16, include_num_input_tokens_seen="non_padding",
               disable_tqdm=True, gradient_accumulation_steps=cfg.accumulation(world))
+    # Pinned memory only speeds up copies to an accelerator; without one torch warns on every data loader.
+    kw.setdefault("dataloader_pin_memory", torch.accelerator.is_available())
     kw.pop("model_init_kwargs", None)  # used by load_model; the trainer gets a loaded model
     if has_eval:
         kw.setdefault("eval_strategy", "epoch")
@@ -254,8 +258,18 @@ def _trainer_class():
     return SeededSFTTrainer
 
 
+# PEFT and TRL read the model's deprecated `is_gradient_checkpointing` property; the user cannot act on it.
+_LIBRARY_DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
+
+
 def train(config: TrainConfig | dict[str, Any]) -> Path:
     """Fine-tune `config.model` on `config.data`; returns the output folder (adapter, tokenizer, manifest)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_LIBRARY_DEPRECATION, category=FutureWarning)
+        return _train(config)
+
+
+def _train(config: TrainConfig | dict[str, Any]) -> Path:
     from peft import LoraConfig
     from transformers.trainer_callback import PrinterCallback
 

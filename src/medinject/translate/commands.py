@@ -5,11 +5,11 @@ from pathlib import Path
 import typer
 
 from ..backends import options as o
-from ..cli_values import BackendKind
 
 
 def register(app: typer.Typer) -> None:
     @app.command("translate")
+    @o.llm_options
     def translate_cmd(
         src: Path = typer.Argument(..., help="English records (.jsonl or .parquet)."),
         out: Path = typer.Option(..., "-o", "--out", help="French records (.jsonl or .parquet)."),
@@ -22,19 +22,14 @@ def register(app: typer.Typer) -> None:
         write_batch: Path = typer.Option(None, "--write-batch", help="Write an OpenAI Batch API request file for "
                                          "the records not yet answered, and stop (see `medinject batch-ingest`)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: BackendKind = o.BACKEND, model: str = o.MODEL, base_url: str = o.BASE_URL,
-        api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
-        prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
-        batch_size: int = o.BATCH_SIZE,
+        spec=None,
     ) -> None:
         """Translate English records into French, keeping their structure; check and reject bad outputs."""
         from ..backends.jobs import format_summary
         from ..io import refuse_overwrite
         from .translate import run_translate
 
-        refuse_overwrite([src, prompt, prices], [out, rejected, write_batch, o.cache_path(cache)])
-        spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
-                                   max_retries, batch_size)
+        refuse_overwrite([src, prompt, spec.files.get("prices")], [out, rejected, write_batch, spec.files.get("cache")])
         if write_batch is not None:
             from ..backends.batch_api import write_batch_file
             from ..backends.cache import open_cache
@@ -42,11 +37,11 @@ def register(app: typer.Typer) -> None:
             from .translate import RecordTranslator, load_prompt
 
             records = list(read_records(src))[:limit] if limit else list(read_records(src))
-            tr = RecordTranslator(model, prompt=load_prompt("record", prompt), max_tokens=max_tokens,
+            tr = RecordTranslator(spec.model, prompt=load_prompt("record", prompt), max_tokens=max_tokens,
                                   source_lang=source_lang)
             reqs = [tr.request(r) for r in records if tr.precheck(r) is None]
-            n = write_batch_file(reqs, model, write_batch, cache=open_cache(True if cache is None else
-                                                                             (False if cache == "off" else cache)))
+            n = write_batch_file(reqs, spec.model, write_batch, cache=open_cache(
+                True if spec.cache is None else (False if spec.cache == "off" else spec.cache)))
             typer.echo(f"{n} requests written to {write_batch}; submit it to the Batch API, then run "
                        f"`medinject batch-ingest RESULTS` and this command again without --write-batch")
             return
@@ -55,6 +50,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(format_summary(summary))
 
     @app.command("translate-eval")
+    @o.llm_options
     def translate_eval_cmd(
         hypotheses: Path = typer.Option(None, "--hypotheses", help="Score these existing translations instead of "
                                         "translating: plain text (one segment per line) or JSONL."),
@@ -64,8 +60,8 @@ def register(app: typer.Typer) -> None:
                                      "(needed for COMET)."),
         comet_model: Path = typer.Option(None, "--comet-model", help="With --hypotheses: a local COMET "
                                          "checkpoint or model folder (extra 'comet')."),
-        n_boot: int = typer.Option(1000, "--n-boot", min=0, help="With --hypotheses: sacrebleu bootstrap resamples for "
-                                   "the 95% intervals (0: none)."),
+        n_boot: int = typer.Option(1000, "--n-boot", min=0, help="With --hypotheses: sacrebleu bootstrap "
+                                   "resamples for the 95% intervals (0: none)."),
         sample: int = typer.Option(200, "--sample", min=0, help="Sentence pairs to score (0: all 2,562)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
         sets: str = typer.Option(None, "--sets", help="Comma-separated test sets (default: every *_en2fr set)."),
@@ -74,13 +70,7 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Cap on output tokens."),
         out: Path = typer.Option(None, "-o", "--out", help="Write the scores as JSON."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
-        backend: BackendKind = o.BACKEND,
-        model: str = typer.Option(None, "--model", help="Model name at the server, or a local model folder "
-                                  "(not with --hypotheses)."),
-        base_url: str = o.BASE_URL,
-        api_key_env: str = o.API_KEY_ENV, concurrency: int = o.CONCURRENCY, cache: str = o.CACHE,
-        prices: Path = o.PRICES, timeout: float = o.TIMEOUT, max_retries: int = o.MAX_RETRIES,
-        batch_size: int = o.BATCH_SIZE,
+        spec=None,
     ) -> None:
         """Score a translator on WMT biomedical EN->FR test sets, or score existing translations (--hypotheses):
         BLEU and chrF with sacrebleu signatures."""
@@ -90,7 +80,7 @@ def register(app: typer.Typer) -> None:
         if hypotheses is not None or references is not None:
             if hypotheses is None or references is None:
                 raise MedinjectError("--hypotheses and --references go together")
-            if model is not None:
+            if spec.model:
                 raise MedinjectError("give --model to translate, or --hypotheses to score translations, not both")
             from .external import format_result, score_files
 
@@ -99,13 +89,11 @@ def register(app: typer.Typer) -> None:
             for line in format_result(r):
                 typer.echo(line)
             return
-        if model is None:
+        if not spec.model:
             raise MedinjectError("give --model (a translator to run) or --hypotheses and --references")
         from .evaluate import run_translate_eval
 
-        refuse_overwrite([data, prices], [out, o.cache_path(cache)])
-        spec = o.spec_from_options(backend, model, base_url, api_key_env, concurrency, cache, prices, timeout,
-                                   max_retries, batch_size)
+        refuse_overwrite([data, spec.files.get("prices")], [out, spec.files.get("cache")])
         r = run_translate_eval(spec, data_dir=data, sets=sets.split(",") if sets else None, sample=sample or None,
                                seed=seed, max_tokens=max_tokens, out_path=out, progress=not no_progress)
         typer.echo(f"{r['model']} on {r['pairs']} WMT biomedical EN->FR pairs ({r['failed']} failed requests)")

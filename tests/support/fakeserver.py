@@ -5,7 +5,7 @@ fixed latency, counts every request by a hash of its body, and injects faults on
 `Retry-After`, 500, a hang past the client's timeout, a malformed body, a dropped connection. A gate
 (`hold_after`) can freeze it after N answers so a test can kill a client at a known point.
 
-Run standalone (the benchmark does): `python -m medinject.backends.fakeserver --latency 0.1`; it prints
+Run standalone (benchmarks/client_throughput.py does): `python tests/support/fakeserver.py --latency 0.1`; it prints
 `PORT <n>` and serves until killed.
 """
 
@@ -50,7 +50,7 @@ def _french_like(text: str) -> str:
 
 def french_json_reply(body: dict[str, Any]) -> str:
     """A 'translation' of the JSON object in the last user message that passes the translation checks."""
-    from .structured import extract_json
+    from medinject.backends.structured import extract_json
 
     users = [m["content"] for m in body["messages"] if m["role"] == "user"]
     src = extract_json(users[0])  # a retry adds a note after it; translate the record again
