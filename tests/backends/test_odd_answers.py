@@ -7,7 +7,7 @@ import json
 import pytest
 
 from medinject.backends import BackendSpec
-from medinject.backends.fakeserver import FakeChatServer, french_json_reply
+from fakeserver import FakeChatServer, french_json_reply
 from medinject.backends.openai_api import AnswerError, content_text, read_completion
 from medinject.backends.redact import MARK, redact
 from medinject.io import iter_jsonl, load_records

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from medinject.backends.fakeserver import FakeChatServer
+from fakeserver import FakeChatServer
 from medinject.curate.filters import check_option_labels
 from medinject.curate.settings import CurateSettings
 from medinject.io import load_records, write_records
