@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from fakeserver import FakeChatServer, french_json_reply
 
 from medinject.backends import BackendSpec
-from fakeserver import FakeChatServer, french_json_reply
 from medinject.backends.openai_api import AnswerError, content_text, read_completion
 from medinject.backends.redact import MARK, redact
 from medinject.io import iter_jsonl, load_records

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from fakeserver import FakeChatServer
+
 from medinject.curate.filters import check_option_labels
 from medinject.curate.settings import CurateSettings
 from medinject.io import load_records, write_records

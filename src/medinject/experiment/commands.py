@@ -4,6 +4,8 @@ from pathlib import Path
 
 import typer
 
+from ..cli_values import comma_list
+
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
@@ -11,7 +13,8 @@ def register(app: typer.Typer) -> None:
         experiment: Path = typer.Argument(..., help="Experiment YAML (e.g. configs/paper.yaml)."),
         overrides: list[str] = typer.Argument(None, help="Overrides as key.sub=value (e.g. evaluate.permute=5)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (what runs, what is cached)."),
-        only: str = typer.Option(None, "--only", help="Comma-separated stages or nodes to run (e.g. evaluate,report)."),
+        only: str = typer.Option(None, "--only", callback=comma_list(), help="Comma-separated stages or nodes "
+                                  "to run (e.g. evaluate,report)."),
         start: str = typer.Option(None, "--from", help="Run this stage (or node) and everything after it."),
         force: bool = typer.Option(False, "--force", help="Rerun the selected nodes even when they are done."),
         workdir: Path = typer.Option(None, "--workdir", help="Where stage outputs go (default: the file's workdir)."),

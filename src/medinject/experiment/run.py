@@ -189,11 +189,13 @@ def run_experiment(path: str | Path, overrides: Sequence[str] = (), *, workdir: 
         if resume_command is None:
             args = ["medinject", "run", str(path), *overrides, *(["--workdir", str(workdir)] if workdir else [])]
             resume_command = shlex.join(args)
-        steps = runner.plan(only, start)
-        done = sum(s.state == "cached" for s in steps)
+        try:
+            steps = runner.plan(only, start)
+            kept = f"{sum(s.state == 'cached' for s in steps)} of {len(steps)} nodes are done and kept in {wd}"
+        except Exception:  # the count is a courtesy; the resume line must come out whatever happens
+            kept = f"finished nodes are kept in {wd}"
         raise Stopped(f"stopped by {signal_name(e)}; every server and worker the run started is stopped; "
-                      f"{done} of {len(steps)} nodes are done and kept in {wd}; resume with: {resume_command}",
-                      signum=getattr(e, "signum", signal.SIGINT)) from None
+                      f"{kept}; resume with: {resume_command}", signum=getattr(e, "signum", signal.SIGINT)) from None
 
 
 def _run(exp, path: Path, overrides, wd: Path, nodes, runner: Runner, *, only, start, force, dry_run, slurm,

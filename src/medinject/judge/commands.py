@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
         predictions: list[str] = typer.Argument(..., help="Prediction files (or eval folders); NAME=PATH names "
                                                 "the system."),
         out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
-        systems: str = typer.Option(None, help="Comma-separated system names, one per file."),
+        systems: str = typer.Option(None, callback=v.comma_list(), help="Comma-separated system names, one per "
+                                     "file."),
         modes: str = typer.Option("binary,graded", callback=v.comma_list(v.JUDGE_MODES),
                                   help="Absolute verdicts to ask for: paper (the authors' judge: "
                                   "English, one token, first standalone 0/1), binary, graded (ours)."),
@@ -67,7 +68,8 @@ def register(app: typer.Typer) -> None:
         predictions: list[str] = typer.Argument(..., help="Prediction files; NAME=PATH names the system."),
         annotators: Path = typer.Option(..., help="YAML or CSV of annotator names and access tokens."),
         db: Path = typer.Option(Path("ratings.sqlite"), help="SQLite file of the ratings."),
-        systems: str = typer.Option(None, help="Comma-separated system names, one per file."),
+        systems: str = typer.Option(None, callback=v.comma_list(), help="Comma-separated system names, one per "
+                                     "file."),
         scale: v.Scale = typer.Option("graded", help="graded (1-10) or binary (0/1): the judge's scales."),
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, min=0, max=65535, help="Port (0 picks a free one)."),

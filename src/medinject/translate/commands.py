@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from ..backends import options as o
+from ..cli_values import comma_list
 
 
 def register(app: typer.Typer) -> None:
@@ -64,7 +65,8 @@ def register(app: typer.Typer) -> None:
                                    "resamples for the 95% intervals (0: none)."),
         sample: int = typer.Option(200, "--sample", min=0, help="Sentence pairs to score (0: all 2,562)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
-        sets: str = typer.Option(None, "--sets", help="Comma-separated test sets (default: every *_en2fr set)."),
+        sets: str = typer.Option(None, "--sets", callback=comma_list(), help="Comma-separated test sets (default: "
+                                 "every *_en2fr set)."),
         data: Path = typer.Option(None, "--data", help="The shared data folder (default: $MEDINJECT_SHARED/data "
                                   "or ../shared/data)."),
         max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Cap on output tokens."),
