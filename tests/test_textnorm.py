@@ -18,3 +18,12 @@ def test_match_key_ignores_invisible_case_and_spacing():
     assert match_key("Hypo\u00adkaliémie\u200b  Sévère") == match_key("hypokaliémie sévère")
     assert strip_invisible("a\u200bb") == "ab"
     assert match_key(None) == ""
+
+
+def test_canonical_and_join_key():
+    from medinject.textnorm import canonical, join_key
+
+    nfd = unicodedata.normalize("NFD", "fièvre\u00a0&amp; to\u200bux")
+    assert canonical(nfd) == "fièvre & toux" and canonical(None) == ""
+    assert match_key("Fi&egrave;vre") == match_key("FIÈVRE")
+    assert join_key(unicodedata.normalize("NFD", " cas-É\u200b ")) == "cas-É" and join_key(7) == "7"

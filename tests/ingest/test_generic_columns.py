@@ -113,3 +113,20 @@ def test_french_file_without_lang_is_labelled_fr_and_a_lang_column_needs_no_dete
     p.write_text(json.dumps(rows[1]) + "\n" + json.dumps({**rows[1], "q": "Which antidote for paracetamol?"}) + "\n")
     with pytest.raises(InputError, match="reads as 'en'"):
         list(ingest(p, "generic", mapping="question=q,answer=a", origin="native"))
+
+
+def test_answer_text_column_is_checked_against_the_index(tmp_path, run_cli):
+    rows = [{"id": "z1", "q": "Quel organe produit l'insuline ?", "a": "Foie", "b": "Pancréas", "c": "Rate",
+             "cop": 1, "txt": "pancréas"},
+            {"id": "z2", "q": "Quel organe filtre le sang ?", "a": "Rein", "b": "Cœur", "c": "Rate", "cop": 2,
+             "txt": "Rein"}]
+    src = tmp_path / "m.jsonl"
+    src.write_text(json.dumps(rows[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    mapping = "question=q,options=a|b|c,answer=cop,answer_as=index,answer_text=txt,id=id"
+    (r,) = ingest(src, "generic", mapping=mapping, origin="native", lang="fr")
+    assert r.answer == ["B"]
+    src.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in rows), encoding="utf-8")
+    code, _, err = run_cli("ingest", src, "-f", "generic", "--origin", "native", "--lang", "fr", "--map", mapping,
+                           "-o", tmp_path / "o.jsonl")
+    assert code == 2 and not (tmp_path / "o.jsonl").exists()
+    assert "line 2: record z2: field 'txt'" in err and "contradicts the answer C" in err and "option A" in err

@@ -40,6 +40,8 @@ class FieldMap(BaseModel):
     # The option texts themselves, the same for every row (`yes|no|maybe`), instead of option columns.
     option_values: list[str] | None = None
     answer_as: Literal["letter", "index", "index1", "text"] = "letter"  # index: 0-based, index1: 1-based
+    # A column holding the gold option's text as well (MedMCQA-style exports): checked against `answer`.
+    answer_text: str | None = None
     context: str | None = None
     instruction: str | None = None
     id: str | None = None
@@ -89,7 +91,7 @@ class FieldMap(BaseModel):
         cols = [self.question, self.answer]
         cols += [self.options] if isinstance(self.options, str) else list(self.options or [])
         cols += [c for c in (self.context, self.instruction, self.id, self.parent_id, self.origin, self.source,
-                             self.split, self.lang) if c]
+                             self.split, self.lang, self.answer_text) if c]
         if self.task and self.task not in TASK_VALUES:
             cols.append(self.task)
         return cols + self.meta
@@ -311,6 +313,19 @@ def _answer(value: Any, options: dict[str, str], fm: FieldMap) -> list[str] | st
     return out
 
 
+def _check_answer_text(text: Any, options: dict[str, str], answer: list[str], col: str) -> None:
+    """The gold given twice, as letters and as text: they must name the same option(s)."""
+    expected = match_key(" ; ".join(options[a] for a in answer))
+    given = match_key(_text(text))
+    if given == expected or (len(answer) > 1 and {match_key(x) for x in re.split(r"\s*;\s*", _text(text))}
+                                                 == {match_key(options[a]) for a in answer}):
+        return
+    same = [k for k, t in options.items() if match_key(t) == given]
+    it = f"option {' and '.join(same)}'s text" if same else "no option's text"
+    raise _RowError(col, f"answer text {_text(text)[:60]!r} contradicts the answer {', '.join(answer)} "
+                         f"({' ; '.join(options[a] for a in answer)[:60]!r}): it is {it}")
+
+
 def _task(row: dict, fm: FieldMap, options: dict, answer: Any) -> Task:
     if fm.task in TASK_VALUES:
         return Task(fm.task)
@@ -327,6 +342,8 @@ def _task(row: dict, fm: FieldMap, options: dict, answer: Any) -> Task:
 def _record_fields(row: dict, fm: FieldMap, defaults: dict[str, Any], n: int) -> dict[str, Any]:
     options = _options(row, fm)
     answer = _answer(_get(row, fm.answer), options, fm)
+    if fm.answer_text and options:
+        _check_answer_text(_get(row, fm.answer_text), options, answer, fm.answer_text)
     fields: dict[str, Any] = {
         "task": _task(row, fm, options, answer), "question": _text(_get(row, fm.question)),
         "options": options, "answer": _text(answer) if isinstance(answer, str) else answer,
