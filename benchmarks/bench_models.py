@@ -19,8 +19,8 @@ QWEN3_4B = dict(vocab_size=151936, hidden_size=2560, intermediate_size=9728, num
                 rope_theta=5000000.0, rms_norm_eps=1e-6, tie_word_embeddings=True)
 
 
-def build_qwen3_4b_shape(out: Path) -> Path:
-    """Random bfloat16 weights in Qwen3-4B's shape with the toy tokenizer (its ids fit the large vocabulary)."""
+def build_qwen3_4b_shape(out: Path, shape: dict | None = None) -> Path:
+    """Random bfloat16 weights in Qwen3-4B's shape (or `shape`) with the toy tokenizer (its ids fit the vocabulary)."""
     import torch
     from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
@@ -28,11 +28,11 @@ def build_qwen3_4b_shape(out: Path) -> Path:
 
     tokenizer = build_tokenizer(8192)
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
-    config = Qwen3Config(bos_token_id=pad, eos_token_id=eos, pad_token_id=pad, dtype="bfloat16", **QWEN3_4B)
+    config = Qwen3Config(bos_token_id=pad, eos_token_id=eos, pad_token_id=pad, **(shape or QWEN3_4B))
     torch.manual_seed(0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     with torch.device(device):  # 4B parameters initialise in seconds on a GPU, minutes on a CPU
-        model = Qwen3ForCausalLM(config).to(torch.bfloat16)
+        model = Qwen3ForCausalLM._from_config(config, dtype=torch.bfloat16)
     model.generation_config = GenerationConfig(eos_token_id=[eos, pad], pad_token_id=pad, do_sample=False)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

