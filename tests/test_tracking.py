@@ -81,3 +81,38 @@ def test_curate_reports_to_tensorboard(tmp_path, run_cli):
     scalars, texts = _events(tmp_path / "cur" / "runs" / "curate-cur")
     report = json.loads((tmp_path / "cur" / "report.json").read_text())
     assert scalars["counts/kept"] == report["counts"]["kept"] and str(sample) in texts["data_sha256"]
+
+
+def test_wandb_runs_get_metrics_config_and_hashes(tmp_path, monkeypatch):
+    """With a stand-in `wandb` module (unit test only): what medinject hands to wandb.init and the run."""
+    import sys
+    import types
+
+    from medinject.tracking import report_run
+
+    calls = {}
+
+    class Run:
+        url, dir = "https://wandb.example/run/1", str(tmp_path)
+
+        def __init__(self):
+            self.summary = {}
+
+        def log(self, metrics):
+            calls["log"] = metrics
+
+        def finish(self):
+            calls["finished"] = True
+
+    def init(**kw):
+        calls["init"] = kw
+        calls["run"] = Run()
+        return calls["run"]
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    summary = _eval_summary(tmp_path)
+    assert report_run(summary, "wandb", log_dir=tmp_path / "w", name="eval-base") == ["https://wandb.example/run/1"]
+    init_kw = calls["init"]
+    assert init_kw["name"] == "eval-base" and init_kw["job_type"] == "medinject.eval.summary/1"
+    assert init_kw["config"]["settings"]["model"] == "toy" and "ab" * 32 in init_kw["config"]["data_sha256"].values()
+    assert calls["run"].summary["eval/all/mcqu/constrained/em"] == pytest.approx(0.75) and calls["finished"]

@@ -117,7 +117,7 @@ def _wandb(log_dir: Path, name: str, kind: str, metrics: dict, config: dict, has
         raise MedinjectError(f"W&B tracking needs the wandb extra: {WANDB_EXTRA}") from None
     log_dir.mkdir(parents=True, exist_ok=True)
     run = wandb.init(project=project or "medinject", name=name, job_type=kind, dir=str(log_dir),
-                     config={**config, "data_sha256": hashes, "schema": kind}, reinit=True)
+                     config={**config, "data_sha256": hashes, "schema": kind})
     try:
         run.summary.update(metrics)
         run.log(metrics)

@@ -77,6 +77,8 @@ def test_hf_export_folder_loads_and_its_card_counts_match(tmp_path, run_cli):
     counts = {s["name"]: s["num_examples"] for s in front["dataset_info"]["splits"]}
     assert counts == {k: len(v) for k, v in dd.items()} == {"train": 2, "test": 1, "validation": 1}
     assert front["license"] == "other" and front["language"] == ["fr"]
+    assert front["medinject"]["provenance"] == {"train": {"native": 2}, "test": {"translated": 1},
+                                                "validation": {"synthetic": 1}}
     assert [f["name"] for f in front["dataset_info"]["features"]][:3] == ["id", "task", "question"]
     assert "| train | 2 | 0 | 0 | 2 |" in card and "| test | 0 | 0 | 1 | 1 |" in card  # native, synth., transl.
     assert sorted(from_dataset(dd), key=lambda r: r.id) == sorted(load_records(src), key=lambda r: r.id)

@@ -45,6 +45,9 @@ def _card(splits: dict[str, list[Record]], shards: dict[str, list], pretty_name:
         "task_categories": ["question-answering"],
         "configs": [{"config_name": "default",
                      "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}],
+        # Our own key (the Hub keeps keys it does not know): records per split and provenance, for scripts.
+        "medinject": {"provenance": {s: dict(sorted(Counter(r.origin.value for r in rs).items()))
+                                     for s, rs in splits.items()}},
         "dataset_info": {"features": features,
                          "splits": [{"name": s, "num_bytes": sum(t.nbytes for t in shards[s]), "num_examples": len(rs)}
                                     for s, rs in splits.items()]},
