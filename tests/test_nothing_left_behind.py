@@ -97,9 +97,12 @@ def test_a_killed_curation_s_spool_goes_at_the_next_run(tmp_path):
     (tmp_path / "in.jsonl").write_text(json.dumps(rec, ensure_ascii=False) + "\n")
     out = tmp_path / "out"
     out.mkdir()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "from medinject.io import _writer_tag; print(_writer_tag())"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     stale = out / f".spool.{dead.stdout.strip()}.abc123.jsonl"
+    elsewhere = out / ".spool.1@another_node.abc123.jsonl"  # another machine's writer: not ours to judge
+    elsewhere.write_text("another machine\n")
     stale.write_text("left by a killed run\n")
     run_curate([tmp_path / "in.jsonl"], out, progress=False, check_language=False)
-    assert not stale.exists()
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not stale.exists() and elsewhere.exists()
+    assert [p for p in out.iterdir() if p.name.startswith(".")] == [elsewhere]

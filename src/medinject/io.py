@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -33,31 +36,33 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _writer_tag() -> str:
+    """`pid@host` (host without dots): on a shared file system, only this machine's writers are judged."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
+    return f"{os.getpid()}@{host}"
+
+
 def remove_stale_temps(folder: str | Path, prefix: str, suffix: str) -> list[Path]:
-    """Remove `{prefix}{pid}.*{suffix}` files in `folder` whose writing process is gone (killed mid-write)."""
+    """Remove `{prefix}{pid}@{host}.*{suffix}` files in `folder` written by a process of this machine that is
+    gone (killed mid-write)."""
     folder = Path(folder)
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
-    for p in folder.glob(f"{glob_escape(prefix)}*{glob_escape(suffix)}"):
-        pid, _, _ = p.name[len(prefix):].partition(".")
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+    host = _writer_tag().partition("@")[2]
+    for p in folder.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        pid, _, where = p.name[len(prefix):].partition(".")[0].partition("@")
+        if where == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
 
 
-def glob_escape(text: str) -> str:
-    import glob
-
-    return glob.escape(text)
-
-
 def temp_beside(path: Path, suffix: str = ".tmp") -> Path:
-    """A new empty file beside `path`, named with this process's id so that a later run can tell it is stale."""
+    """A new empty file beside `path`, named after its writer so that a later run can tell it is stale."""
     prefix = f".{path.name}."
     remove_stale_temps(path.parent, prefix, suffix)
-    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{_writer_tag()}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     return Path(tmp)
 

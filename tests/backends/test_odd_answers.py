@@ -182,3 +182,30 @@ def test_a_key_echoed_by_the_server_is_in_no_written_file(medqa_en, tmp_path, mo
     for p in written:
         assert KEY.encode() not in p.read_bytes(), p
         assert b"sk-test" not in p.read_bytes(), p
+
+
+def test_synthesize_accounts_for_every_item_whatever_the_shape(shared_data, tmp_path):
+    import itertools
+
+    from medinject.ingest import ingest
+    from medinject.io import write_passages
+    from medinject.synthesize import run_synthesize
+
+    passages = list(itertools.islice(ingest(shared_data / "e3c_fr_clinical_cases" / "e3c_fr_layer1_layer2.jsonl",
+                                            "e3c"), 6))
+    write_passages(tmp_path / "p.jsonl", passages)
+    mcq = {"question": "Quel diagnostic faut-il évoquer en premier chez ce patient ?",
+           "options": {"A": "Une pneumopathie", "B": "Une embolie pulmonaire", "C": "Un infarctus du myocarde",
+                       "D": "Une péricardite", "E": "Une dissection aortique"}, "answer": ["B", "D"]}
+
+    def respond(body, headers, text):
+        i = next(i for i, p in enumerate(passages) if p.text in body["messages"][1]["content"])
+        return odd(SHAPES[i % len(SHAPES)], text)
+
+    with FakeChatServer(lambda body: json.dumps(mcq, ensure_ascii=False), respond=respond) as server:
+        spec = BackendSpec(model="fake", base_url=server.base_url, cache=str(tmp_path / "c.sqlite"),
+                           options={"max_retries": 0})
+        summary = run_synthesize(tmp_path / "p.jsonl", tmp_path / "s.jsonl", spec, kinds=["mcq"], progress=False)
+    assert summary["accepted"] + summary["rejected"] == len(passages)
+    failed = [r for _, r in iter_jsonl(tmp_path / "s.rejected.jsonl") if r["reason"] == "request_failed"]
+    assert [r["detail"].split(":")[0] for r in failed] == ["no_choices"]  # the sixth shape: empty choices
