@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import difflib
 import json
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from .exchange import iter_rows
 
 TASK_VALUES = {t.value for t in Task}
 _SPLIT_ANSWER = re.compile(r"[,;|\s]+")
+_LETTER_ANSWER = re.compile(r"^\s*[A-Za-z](?:\s*[,;|\s]\s*[A-Za-z])*\s*$")  # "B", "a;c", "A, C", not "Oui"
 
 
 class FieldMap(BaseModel):
@@ -237,7 +239,8 @@ def _options(row: dict, fm: FieldMap) -> dict[str, str]:
                 raise _RowError(c, "missing field")
         while texts and _blank(texts[-1]):  # rows with fewer options leave the last columns empty
             texts.pop()
-        return {k: "" if t is None else str(t) for k, t in zip(letters_for(len(texts)), texts, strict=True)}
+        return {k: "" if t is None else _scalar(t, c)
+                for k, t, c in zip(letters_for(len(texts)), texts, fm.options, strict=False)}
     value = _maybe_json(_get(row, fm.options, required=False))
     if fm.options not in row:
         raise _RowError(fm.options, "missing field")
@@ -252,17 +255,26 @@ def _options(row: dict, fm: FieldMap) -> dict[str, str]:
         value = value.tolist()
     if not isinstance(value, list | tuple):
         raise _RowError(fm.options, f"options must be a list or a letter->text object, got {type(value).__name__}")
-    return {k: str(t) for k, t in zip(letters_for(len(value)), value, strict=True)}
+    return {k: _scalar(t, fm.options) for k, t in zip(letters_for(len(value)), value, strict=True)}
 
 
-def _text(value: Any) -> str:
+def _scalar(value: Any, col: str | None) -> str:
+    # str() of an object or of NaN would store "{'x': 1}" or "nan" as if it were the text.
+    if isinstance(value, dict):
+        raise _RowError(col or "?", "an object where text is expected")
+    if isinstance(value, float) and math.isnan(value):
+        raise _RowError(col or "?", "NaN where text is expected")
+    return str(value)
+
+
+def _text(value: Any, col: str | None = None) -> str:
     """A cell as text: a list (JSON, Parquet or a JSON list in a CSV cell) is its items, one per line."""
     value = _maybe_json(value) if isinstance(value, str) and value.lstrip()[:1] == "[" else value
     if hasattr(value, "tolist"):
         value = value.tolist()
     if isinstance(value, list | tuple):
-        return "\n".join(str(x) for x in value if not _blank(x))
-    return str(value)
+        return "\n".join(_scalar(x, col) for x in value if not _blank(x))
+    return _scalar(value, col)
 
 
 def _answer_items(value: Any, *, split: bool) -> list[Any]:
@@ -341,17 +353,22 @@ def _task(row: dict, fm: FieldMap, options: dict, answer: Any) -> Task:
 
 def _record_fields(row: dict, fm: FieldMap, defaults: dict[str, Any], n: int) -> dict[str, Any]:
     options = _options(row, fm)
-    answer = _answer(_get(row, fm.answer), options, fm)
+    raw_answer = _get(row, fm.answer)
+    if (not options and fm.options is not None and fm.answer_as != "text" and fm.task not in ("oeq",)
+            and _LETTER_ANSWER.match(str(raw_answer))):
+        raise _RowError(fm.answer, f"the answer {str(raw_answer).strip()!r} names options but the row's options "
+                                   "are empty (it would become an open question answering a letter)")
+    answer = _answer(raw_answer, options, fm)
     if fm.answer_text and options:
         _check_answer_text(_get(row, fm.answer_text), options, answer, fm.answer_text)
     fields: dict[str, Any] = {
-        "task": _task(row, fm, options, answer), "question": _text(_get(row, fm.question)),
+        "task": _task(row, fm, options, answer), "question": _text(_get(row, fm.question), fm.question),
         "options": options, "answer": _text(answer) if isinstance(answer, str) else answer,
     }
     for key in ("context", "instruction", "parent_id", "origin", "source", "split", "lang"):
         col = getattr(fm, key)
         value = _get(row, col, required=False) if col else None
-        fields[key] = _text(value) if not _blank(value) else defaults.get(key)
+        fields[key] = _text(value, col) if not _blank(value) else defaults.get(key)
     if fm.id:
         fields["id"] = str(_get(row, fm.id))
     elif not _blank(row.get("id")):
