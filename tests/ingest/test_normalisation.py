@@ -176,3 +176,10 @@ def test_generic_repeated_ids_get_the_same_policy_and_a_suffix_never_collides(tm
     records = load_records(out)
     assert [r.id for r in records] == ["x", "x-2", "x-3"] and records[2].meta["duplicate_of"] == "x"
     assert validate_file(out).ok
+
+
+def test_an_option_that_is_only_an_entity_is_empty_once_decoded(tmp_path, run_cli):
+    src = tmp_path / "m.jsonl"
+    src.write_text(json.dumps({"question": "Q?", "options": {"A": "x", "B": "&nbsp;"}, "answer_idx": "A"}) + "\n")
+    code, _, err = run_cli("ingest", src, "-f", "medqa", "--origin", "native", "-o", tmp_path / "o.jsonl")
+    assert code == 2 and "field 'options'" in err and "option B is empty" in err

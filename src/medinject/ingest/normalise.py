@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..io import parse_model
 from ..records import Passage, Record
 from ..textnorm import decode_entities, has_entities
 from ..validate import gold_shares_text
@@ -92,17 +93,15 @@ def normalised(items: Iterable[Record | Passage], path: str | Path, summary: Ing
             update["meta"] = {**item.meta, "duplicate_of": rid}
             summary.renamed_ids += 1
         seen.add(update.get("id", rid))
-        # Normalising never empties a text (a field of only Unicode spaces was already blank), so the
-        # record stays valid without a second validation.
         changed = {k: v for k, v in update.items() if v != getattr(item, k)}
-        if changed:
-            item = item.model_copy(update=changed)
+        if changed:  # validated again: an option that was only "&nbsp;" is empty once decoded
+            item = parse_model(type(item), {**item.model_dump(), **changed}, path, record=item.id)
         if isinstance(item, Record):
             shared = gold_shares_text(item)
             if shared:
                 raise InputError(path, f"options {' and '.join(shared)} share the text "
                                  f"{item.options[shared[0]][:60]!r} but only "
-                                 f"{' '.join(x for x in shared if x in item.letters)} is gold: the answer is "
+                                 f"{' and '.join(x for x in shared if x in item.letters)} is gold: the answer is "
                                  "ambiguous", record=item.id, field="options")
         summary.items += 1
         yield item
