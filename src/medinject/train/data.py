@@ -16,7 +16,7 @@ from typing import Any
 from ..chat import render, require_template
 from ..errors import InputError, MedinjectError
 from ..io import read_records, sha256_file
-from ..prompts import assistant_text, to_messages
+from ..prompts import assistant_text, authors_user_text, to_messages
 from ..records import Record
 
 IGNORE = -100
@@ -67,18 +67,6 @@ def counts(records: list[Record]) -> dict[str, dict[str, int]]:
 
 # ---------------------------------------------------------------- chats ----
 
-PAPER_OPTIONS_HEAD = "Choix de réponses :"
-
-
-def _paper_user_text(record: Record) -> str:
-    """The authors' rendering: the question, a `Choix de réponses :` line, then `(A) text` lines."""
-    parts = [p for p in (record.instruction, record.context, record.question) if p]
-    text = "\n\n".join(parts)
-    if record.is_choice:
-        text += f"\n{PAPER_OPTIONS_HEAD}\n" + "\n".join(f"({k}) {v}" for k, v in record.options.items())
-    return text
-
-
 def verbatim_messages(record: Record) -> list[dict[str, str]] | None:
     """The chat as the source gave it (`meta.messages`, kept by the MedInjection-FR importer), if any."""
     msgs = record.meta.get("messages")
@@ -97,7 +85,7 @@ def chat_messages(record: Record, prompt: str = "medinject") -> list[dict[str, s
         return to_messages(record, with_answer=True)
     msgs = verbatim_messages(record)
     if msgs is None:
-        msgs = [{"role": "user", "content": _paper_user_text(record)}]
+        msgs = [{"role": "user", "content": authors_user_text(record)}]
     if not any(m["role"] == "assistant" for m in msgs):
         msgs.append({"role": "assistant", "content": assistant_text(record)})
     return msgs
