@@ -85,10 +85,17 @@ def _discard_new_outputs() -> None:
         io.discard_new_outputs()
 
 
+def _forget_new_outputs() -> None:
+    io = sys.modules.get("medinject.io")
+    if io is not None:
+        io.forget_new_outputs()
+
+
 def main(argv: list[str] | None = None) -> int:
     _register()
     from .logs import hoist
 
+    _forget_new_outputs()  # a verb run before in this process is no concern of this one
     try:
         rv = app(args=hoist(sys.argv[1:] if argv is None else argv), standalone_mode=False, prog_name="medinject")
         code = rv if isinstance(rv, int) else 0

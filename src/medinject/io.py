@@ -150,6 +150,10 @@ def _empty_sqlite(path: Path) -> bool:
         return False
 
 
+def forget_new_outputs() -> None:
+    _NEW_OUTPUTS.clear()
+
+
 def discard_new_outputs() -> list[Path]:
     """After a refused input: remove what the verb created at or above its outputs that holds nothing (empty
     folders, empty files, databases without a row, and their SQLite sidecars). Never removes data."""
