@@ -218,7 +218,7 @@ def test_bad_input_is_one_line_and_writes_nothing(run_cli_module, model_dir, mcq
     assert code == 2 and "bad.jsonl: line 1" in err and "answer" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
     code, _, err = run_cli_module("eval", "--model", tmp_path / "missing", "--data", mcq_file, "-o", tmp_path / "o")
-    assert code == 2 and "cannot load model" in err and not (tmp_path / "o").exists()
+    assert code == 2 and "does not exist" in err and not (tmp_path / "o").exists()
     code, _, err = run_cli_module("eval", "--model", model_dir, "--data", mcq_file, "-o", tmp_path / "o",
                                   "--engine", "vllm")
     assert code == 2 and "medinject[vllm]" in err

@@ -177,3 +177,17 @@ def test_no_template_missing_folder_and_offline_hub_are_one_line(toy_model, tmp_
         errors = [line for line in err.splitlines() if line.startswith("error")]
         assert code == 2 and len(errors) == 1 and words in errors[0], err
         assert "Traceback" not in err and not (tmp_path / "x").exists()
+
+
+def test_local_backend_folds_a_refused_system_turn(toy_model, tmp_path):
+    from medinject.backends.base import ChatRequest
+    from medinject.backends.transformers_local import TransformersBackend
+
+    tpl = tmp_path / "no_system.jinja"
+    tpl.write_text(NO_SYSTEM, encoding="utf-8")
+    backend = TransformersBackend(str(toy_model), cache=False, device="cpu", chat_template=str(tpl))
+    msgs = [{"role": "system", "content": "Sois bref."}, {"role": "user", "content": "Bonjour ?"}]
+    assert backend._prompt(ChatRequest(messages=msgs)) == "<|im_start|>user\nSois bref.\n\nBonjour ?<|im_end|>\n" \
+                                                          "<|im_start|>model\n"
+    out = backend.generate([ChatRequest(messages=msgs, max_tokens=2)])
+    assert len(out) == 1 and backend.stats["system_folded"] == 2

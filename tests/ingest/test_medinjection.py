@@ -60,6 +60,14 @@ def test_component_folders_give_tasks_options_gold_and_origins(native):
                                       ["A", "B", "C"])["messages"]
 
 
+def test_a_given_split_selects_its_folder(native, tmp_path, run_cli):
+    assert {r.split for r in read_medinjection(native, split="train")} == {"train"}
+    assert len(list(read_medinjection(native, split="test"))) == 6
+    out = tmp_path / "v.jsonl"
+    code, stdout, _ = run_cli("ingest", native, "--format", "medinjection", "--split", "train", "-o", out)
+    assert code == 0 and "1 records written" in stdout
+
+
 def test_unparseable_options_are_kept_marked_and_keep_their_prompt(native):
     bad = [r for r in read_medinjection(native) if r.meta.get("options_parsed") is False]
     assert len(bad) == 1

@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
                                       "--format medinjection: a component set or the merged set)."),
         fmt: IngestFormat = typer.Option(..., "--format", "-f", help="Source format."),
         origin: Origin = typer.Option(None, help="Provenance of the records (required for records)."),
-        split: str = typer.Option("train", help="Split name stored in every record."),
+        split: str = typer.Option(None, help="Split name stored in every record (default: train). medinjection: "
+                                  "splits come from the Train/Validation/Test folders or file names, and a "
+                                  "given split selects that one."),
         source_name: str = typer.Option(None, "--source", help="Data set name stored in `source`."),
         lang: str = typer.Option(None, help="Language code (default: the format's own)."),
         mapping: str = typer.Option(None, "--map", help="generic: field mapping, a YAML file or "
@@ -35,7 +37,7 @@ def register(app: typer.Typer) -> None:
             raise MedinjectError(f"{out}: the output must be a {' or '.join(allowed)} file")
         if mapping and fmt != "generic":
             raise MedinjectError(f"--map only applies to --format generic, not {fmt}")
-        kwargs = {"split": split}
+        kwargs = {"split": split or "train"} if split or fmt != "medinjection" else {}
         if fmt not in PASSAGE_FORMATS:
             if origin is None and fmt not in ("medinjection", "reference-eval", "generic"):
                 raise MedinjectError(f"--origin is required for --format {fmt} (native, translated or synthetic)")

@@ -209,12 +209,15 @@ def _stored_record(row: dict) -> dict | None:
     return stored if isinstance(stored, dict) else None
 
 
-def read_medinjection(path: Path, *, origin: Origin | None = None, split: str = "train", source: str | None = None,
-                      lang: str = "fr", stats: dict | None = None, **_) -> Iterator[Record]:
+def read_medinjection(path: Path, *, origin: Origin | None = None, split: str | None = None,
+                      source: str | None = None, lang: str = "fr", stats: dict | None = None, **_
+                      ) -> Iterator[Record]:
     """Records from a component-set folder tree, a merged Parquet folder, one such file, or a hub id.
 
-    Split folders (`Train`, `Validation`, `Test`) and file names (`test-00000-of-00001.parquet`) override
-    `split`. `stats` (when given) receives `options_unparsed`, the count of items kept with unread options.
+    The split of a file comes from its folders (`Train`, `Validation`, `Test`) or name
+    (`test-00000-of-00001.parquet`). `split` given selects: files of another split are skipped, and files
+    without a split in their path take it; without `split`, every file is read (unnamed ones as train).
+    `stats` (when given) receives `options_unparsed`, the count of items kept with unread options.
     """
     path = Path(path)
     root = path
@@ -228,7 +231,10 @@ def read_medinjection(path: Path, *, origin: Origin | None = None, split: str = 
     counters: dict[tuple, int] = {}
     for f in _files(root):
         parts = list(f.relative_to(root).parts) if f != root else [f.name]
-        file_split = _from_path(parts, _SPLITS) or split
+        file_split = _from_path(parts, _SPLITS)
+        if split is not None and file_split not in (None, _SPLITS.get(split.lower(), split)):
+            continue
+        file_split = file_split or split or "train"
         file_task = _from_path(parts, _TASK_BY_NAME)
         file_origin = set_origin or _from_path(parts, _ORIGINS)
         rows = _component_rows(f) if f.suffix.lower() == ".json" else iter_rows(f)
