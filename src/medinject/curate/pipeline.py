@@ -42,16 +42,10 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, str, int]]:
     if not path.exists():
         raise InputError(path, "file not found")
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        from ..io import _row_record, open_parquet
 
-        from ..io import _row_record
-
-        try:
-            pf = pq.ParquetFile(path)
-        except Exception as e:  # pyarrow raises many types for corrupt files
-            raise InputError(path, f"not a readable Parquet file ({e})") from None
         row = 0
-        for batch in pf.iter_batches(batch_size=4096):
+        for batch in open_parquet(path).iter_batches(batch_size=4096):
             size = batch.nbytes
             for obj in batch.to_pylist():
                 row += 1
