@@ -22,13 +22,13 @@ import numpy as np
 
 from ..errors import InputError, MedinjectError
 from ..io import atomic_path, sha256_file, write_json, write_text
+from ..progress import progress
 from . import analyse
 from .decontam import build_eval_index
 from .dedup import exact_duplicates, near_duplicates, rank_order
 from .filters import Reject
 from .language import known_languages
 from .minhash import MinHasher
-from .progress import progress_bar
 from .report import build_report, markdown_report
 from .settings import CurateSettings, make_settings
 
@@ -264,9 +264,9 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
     pool = _start_workers(inputs, settings, eval_index)
     try:
         total_bytes = sum(p.stat().st_size for p in inputs)
-        with progress_bar("curate: reading", total_bytes, enabled=settings.progress) as advance, \
+        with progress("curate: reading", total_bytes, enabled=settings.progress, every=4096) as bar, \
                 open(spool, "w", encoding="utf-8") as sp:
-            acc = _run_pass1(inputs, settings, pool, sp, advance, locations)
+            acc = _run_pass1(inputs, settings, pool, sp, bar.advance, locations)
         if pool is not None:
             pool.close()
             pool.join()
@@ -274,8 +274,8 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
         _log.info("pass 1 (parse, filters, signatures): %.1f s", time.perf_counter() - start)
         _resolve_duplicates(acc, settings)
         _log.info("duplicates resolved: %.1f s", time.perf_counter() - start)
-        with progress_bar("curate: writing", len(locations), enabled=settings.progress) as advance:
-            _run_pass2(spool, acc, inputs, locations, out_dir, settings, backend, advance, quality_stats)
+        with progress("curate: writing", len(locations), enabled=settings.progress, every=4096) as bar:
+            _run_pass2(spool, acc, inputs, locations, out_dir, settings, backend, bar.advance, quality_stats)
         _log.info("pass 2 (outputs written): %.1f s", time.perf_counter() - start)
     finally:
         if pool is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import InputError, MedinjectError
 from ..io import package_versions as versions_of
 from ..io import read_records, sha256_file, write_json, write_jsonl
+from ..progress import progress as progress_bar
 from ..prompts import PROMPT_VERSION
 from ..records import Record
 from . import bias, oeq
@@ -45,15 +46,6 @@ def load_eval_records(data_files: Sequence[str | Path], limit: int | None = None
             n += 1
         data.append({"path": str(f), "sha256": sha256_file(f), "records": n})
     return records, data
-
-
-def _progress(enabled: bool, total: int):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    p = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not enabled,
-                 console=Console(stderr=True), transient=False)
-    return p, p.add_task("eval", total=total)
 
 
 def run_eval(model: str, data: Sequence[str | Path], out: str | Path, *, adapter: str | Path | None = None,
@@ -102,11 +94,8 @@ def run_eval(model: str, data: Sequence[str | Path], out: str | Path, *, adapter
     lm, tokenizer = load_model(model, adapter, device=device, dtype=dtype)
     t_load = time.perf_counter()
 
-    bar, task = _progress(progress, len(choice) + len(extra) + len(open_))
-    with bar:
-        def step(n):
-            bar.advance(task, n)
-
+    with progress_bar("eval", len(choice) + len(extra) + len(open_), enabled=progress) as bar:
+        step = bar.advance
         rows = predict_choice(choice + extra, lm, tokenizer, paper=paper, modes=modes, batch_size=batch_size,
                               variants=[{}] * len(choice) + info, on_batch=step, decoder=decoder) if choice else []
         t_choice = time.perf_counter()

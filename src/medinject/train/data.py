@@ -115,18 +115,20 @@ def _labels(full: list[int], start: int, end: int, loss_on: str) -> list[int]:
 
 def encode(records: list[Record], tokenizer, *, loss_on: str = "answer", max_length: int | None = None) -> Encoded:
     """Encode records; cut over-long chats at `max_length`, dropping those whose answer would not fit whole."""
-    from tqdm.auto import tqdm
+    from ..progress import progress
 
     out = Encoded(rows=[])
-    for r in tqdm(records, desc="tokenize", unit="rec", disable=len(records) < 2000, leave=False):
-        full, start, end = _locate_answer(r, tokenizer)
-        if max_length is not None and len(full) > max_length:
-            if end > max_length:
-                out.dropped_too_long.append(r.id)
-                continue
-            out.truncated += 1
-        cut = slice(None, max_length)
-        out.rows.append({"input_ids": full[cut], "labels": _labels(full, start, end, loss_on)[cut]})
+    with progress("tokenize", len(records), enabled=len(records) >= 2000, every=256, transient=True) as bar:
+        for r in records:
+            bar.advance()
+            full, start, end = _locate_answer(r, tokenizer)
+            if max_length is not None and len(full) > max_length:
+                if end > max_length:
+                    out.dropped_too_long.append(r.id)
+                    continue
+                out.truncated += 1
+            cut = slice(None, max_length)
+            out.rows.append({"input_ids": full[cut], "labels": _labels(full, start, end, loss_on)[cut]})
     return out
 
 
