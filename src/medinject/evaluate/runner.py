@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..bootstrap import N_BOOT
 from ..errors import InputError, MedinjectError
 from ..io import package_versions as versions_of
 from ..io import read_records, sha256_file, write_json, write_jsonl
@@ -18,7 +19,6 @@ from ..prompts import PROMPT_VERSION
 from ..records import Record
 from . import bias, oeq
 from .mcqa import MODES, predict_choice
-from .stats import N_BOOT
 from .summary import SCHEMA, score_rows, summarize
 
 _PACKAGES = ("medinject", "torch", "transformers", "peft", "numpy", "sacrebleu", "rouge-score", "nltk", "bert-score")

@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bootstrap import N_BOOT, mean_ci, percentile_interval, resample_indices, rng_for, statistic_ci
 from ..errors import InputError
 from ..io import iter_jsonl
 from .bias import letter_recall_counts
 from .metrics import CATALOG, choice_scores
-from .stats import N_BOOT, mean_ci, percentile_interval, resample_indices, rng_for, statistic_ci
 
 SCHEMA = "medinject.eval.summary/1"
 CHOICE = ("mcqu", "mcq")
