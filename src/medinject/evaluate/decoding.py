@@ -53,8 +53,11 @@ def load_model(model: str, adapter: str | None = None, *, device: str | None = N
             from peft import PeftModel
         except ImportError:
             raise MedinjectError("--adapter needs peft: pip install 'medinject[eval]'") from None
+        from ..libwarnings import quiet_library_deprecations
+
         try:
-            lm = PeftModel.from_pretrained(lm, adapter).merge_and_unload()
+            with quiet_library_deprecations():
+                lm = PeftModel.from_pretrained(lm, adapter).merge_and_unload()
         except (OSError, ValueError) as e:
             raise MedinjectError(f"cannot load adapter {adapter!r}: {str(e).splitlines()[0]}") from None
     if tokenizer.eos_token_id is None:
