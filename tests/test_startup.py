@@ -96,3 +96,21 @@ def test_canonical_json_hash_is_the_request_cache_key():
     assert r.cache_key("m") == json_hash(payload)
     assert json_hash(payload) == hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"))
                                                 .encode()).hexdigest()
+
+
+def test_one_override_parser_for_experiments_training_and_curation():
+    import re
+
+    import pytest as _pytest
+
+    from medinject.curate.commands import parse_sets
+    from medinject.errors import MedinjectError
+    from medinject.overrides import parse_overrides
+    from medinject.train.config import parse_overrides as train_overrides
+
+    items = ["a.b=5", "a.c=[x, y]", "d=true", "e="]
+    want = {"a": {"b": 5, "c": ["x", "y"]}, "d": True, "e": None}
+    assert parse_overrides(items) == train_overrides(items) == parse_sets(items) == want
+    for bad in ("nokey", "=1", "a..b=1", "a=[unclosed"):
+        with _pytest.raises(MedinjectError, match=re.escape(repr(bad))):
+            parse_overrides([bad])

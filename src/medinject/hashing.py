@@ -18,3 +18,8 @@ def canonical_json(obj: Any) -> str:
 def json_hash(obj: Any) -> str:
     """SHA-256 (hex) of `canonical_json(obj)`."""
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+
+
+def stable_int(*parts) -> int:
+    """A 64-bit integer from the parts' text, identical across runs and machines (seeds, permutations)."""
+    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:8], "little")

@@ -338,6 +338,28 @@ def records_to_table(records: Iterable[Record]):
     return pa.Table.from_pylist([_record_row(r) for r in records], schema=record_schema())
 
 
+def open_parquet(path: str | Path):
+    """A `pyarrow.parquet.ParquetFile`; a missing or unreadable file is an InputError naming it."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file not found")
+    try:
+        return pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises many types for corrupt files
+        raise InputError(path, f"not a readable Parquet file ({e})") from None
+
+
+def iter_parquet(path: str | Path, *, batch_size: int = 4096, allow_empty: bool = True) -> Iterator[list[dict]]:
+    """The rows of a Parquet file as lists of dicts, one list per batch (memory stays flat on large files)."""
+    pf = open_parquet(path)
+    if pf.metadata.num_rows == 0 and not allow_empty:
+        raise InputError(path, "empty file: no records")
+    for batch in pf.iter_batches(batch_size=batch_size):
+        yield batch.to_pylist()
+
+
 def table_to_records(table, path: str | Path | None = None) -> Iterator[Record]:
     for i, row in enumerate(table.to_pylist()):
         yield parse_model(Record, _row_record(row), path, record=str(row.get("id") or f"#{i + 1}"))
@@ -405,17 +427,11 @@ def read_records(path: str | Path, *, allow_empty: bool = False) -> Iterator[Rec
     """Records from a .jsonl or .parquet file; the first bad one raises InputError naming its place."""
     path = Path(path)
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        if not path.exists():
-            raise InputError(path, "file not found")
-        try:
-            table = pq.read_table(path)
-        except Exception as e:  # pyarrow raises many types for corrupt files
-            raise InputError(path, f"not a readable Parquet file ({e})") from None
-        if table.num_rows == 0 and not allow_empty:
-            raise InputError(path, "empty file: no records")
-        yield from table_to_records(table, path)
+        i = 0
+        for rows in iter_parquet(path, allow_empty=allow_empty):
+            for row in rows:
+                i += 1
+                yield parse_model(Record, _row_record(row), path, record=str(row.get("id") or f"#{i}"))
         return
     for lineno, obj in iter_jsonl(path, allow_empty=allow_empty):
         yield parse_model(Record, obj, path, line=lineno)

@@ -31,3 +31,25 @@ def save_png(fig, path: str | Path, *, dpi: int = 110, tight: bool = True) -> Pa
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight" if tight else None,
                     metadata={"Software": None})
     return path
+
+
+def loss_plot(curves: dict[str, list[list[float]]], path: str | Path, title: str) -> Path | None:
+    """Training loss per optimizer step, and the evaluation loss where the run had validation data."""
+    if not curves.get("train") and not curves.get("eval"):
+        return None
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = new_figure(figsize=(4.6, 3.0))
+    for name, pts in curves.items():
+        if pts:
+            xs, ys = zip(*pts, strict=True)
+            ax.plot(xs, ys, marker="o" if name == "eval" else None, markersize=3, label=f"{name} loss")
+    if not curves.get("eval"):
+        ax.plot([], [], " ", label="no evaluation loss (no validation data)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return save_png(fig, path)

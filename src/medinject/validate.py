@@ -62,16 +62,13 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[dict | InputError, dict]]:
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[dict, dict]]:
-    import pyarrow.parquet as pq
+    from .io import _row_record, iter_parquet
 
-    from .io import _row_record
-
-    try:
-        table = pq.read_table(path)
-    except Exception as e:  # pyarrow raises many types for corrupt files
-        raise InputError(path, f"not a readable Parquet file ({e})") from None
-    for i, row in enumerate(table.to_pylist()):
-        yield _row_record(row), {"record": str(row.get("id") or f"#{i + 1}")}
+    i = 0
+    for rows in iter_parquet(path):
+        for row in rows:
+            i += 1
+            yield _row_record(row), {"record": str(row.get("id") or f"#{i}")}
 
 
 def validate_file(path: str | Path, kind: Kind = "auto") -> Report:

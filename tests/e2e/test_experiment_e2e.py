@@ -133,12 +133,13 @@ def test_kill_mid_training_then_resume_then_change_evaluation(experiment, run_cl
                     ("all", "mcq+mcqu", "perm_em_mean"))
         assert float(bias[config]["EM permuted"]) == perm["value"]
     judged = json.loads((by["judge"] / "summary.json").read_text())
-    open_rows = {r["configuration"]: r for r in csv.DictReader(open(report / "open_ended.csv"))}
+    judge_rows = {r["configuration"]: r for r in csv.DictReader(open(report / "judge.csv"))}
     for config in ("base", "NAT"):
         verdict = judged["systems"][config]["binary"]
         assert verdict["n_items"] == 3  # every open-ended item judged (a toy judge's verdicts are unparseable)
-        cell = open_rows[config]["judge binary"]
+        cell = judge_rows[config]["judge binary"]
         assert (float(cell) if cell else None) == verdict["mean"]["value"]
+        assert sum(int(judge_rows[config][f"binary {k}"]) for k in ("parsed", "unparseable", "failed")) == 3
     assert "toy model" in (report / "report.html").read_text()
 
     # `medinject report WORKDIR` finds the same folders through results.json and writes the same table.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from medinject.bootstrap import mean_ci, paired_bootstrap, paired_permutation, rng_for
 from medinject.evaluate import bias
-from medinject.evaluate.stats import mean_ci, paired_bootstrap, paired_permutation, rng_for
 from medinject.records import Origin, Record, Task
 
 
@@ -56,3 +56,19 @@ def test_rotations_and_variants():
     assert [i["variant"] for i in info] == ["perm-1", "perm-2", "rot-1", "rot-2"]
     # gold B is shown under A in rotation 1, under C in rotation 2
     assert [x.answer for x in recs[2:]] == [["A"], ["C"]]
+
+
+def test_evaluation_and_judge_share_one_bootstrap_seeding_and_nan_policy():
+    import numpy as np
+
+    from medinject import bootstrap
+    from medinject.judge import stats as jstats
+
+    x = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0])
+    ev = bootstrap.mean_ci(x, bootstrap.rng_for(3, "k"), 500)
+    ju = jstats.mean_ci(x, seed=3, key=("k",), n_boot=500)
+    assert ju["ci"] == ev  # same resamples from the same (seed, key), same percentile step
+    # Non-finite resamples are dropped by both; with none finite the interval is undefined (NaN / null).
+    assert bootstrap.percentile_interval(np.array([np.nan, np.inf, 1.0, 1.0])) == [1.0, 1.0]
+    assert all(np.isnan(bootstrap.percentile_interval(np.array([np.nan, np.inf]))))
+    assert jstats.interval(np.array([np.nan, np.inf])) == [None, None]

@@ -9,6 +9,7 @@ atomically at the end, in input order, and the journal is removed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -137,39 +138,28 @@ class _Journal:
 
 
 class _Progress:
-    """items/s, tokens and cost so far, on a rich progress bar (silent when disabled)."""
+    """items/s, tokens and cost so far, on the shared progress bar (silent when disabled)."""
 
     def __init__(self, label: str, total: int, done: int, enabled: bool):
+        from ..progress import progress
+
         self.tokens = 0
         self.cost = 0.0
-        self.bar = None
-        if not enabled:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from ..logs import stderr_console
-
-        self.bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), transient=False,
-                            console=stderr_console())
-        self.task = self.bar.add_task(label, total=total, completed=done, stats="")
+        self._stack = contextlib.ExitStack()
+        self.bar = self._stack.enter_context(progress(label, total, enabled=enabled, completed=done, stats=True))
         self.start, self.n = time.monotonic(), 0
-        self.bar.start()
 
     def add_usage(self, resp: ChatResponse) -> None:
         self.tokens += sum(resp.usage.values())
         self.cost += resp.cost
 
     def advance(self) -> None:
-        if self.bar is None:
-            return
         self.n += 1
         rate = self.n / max(time.monotonic() - self.start, 1e-6)
-        self.bar.update(self.task, advance=1, stats=f"{rate:.1f} it/s  {self.tokens:,} tok  ${self.cost:.4f}")
+        self.bar.advance(stats=f"{rate:.1f} it/s  {self.tokens:,} tok  ${self.cost:.4f}")
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        self._stack.close()
 
 
 def run_job(job: Job, items: Sequence[Any], backend: Backend, out_path: str | Path, *,

@@ -8,18 +8,10 @@ from ..cli_values import BackendKind, fraction, url
 
 
 def parse_sets(items: list[str] | None) -> dict:
-    """`key=value` pairs; values read as YAML (numbers, booleans, lists)."""
-    import yaml
+    """`--set key=value` pairs; values read as YAML (numbers, booleans, lists)."""
+    from ..overrides import parse_overrides
 
-    from ..errors import MedinjectError
-
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise MedinjectError(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+    return parse_overrides(items, what="--set")
 
 
 def register(app: typer.Typer) -> None:

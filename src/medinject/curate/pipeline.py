@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError, MedinjectError
 from ..io import atomic_path, sha256_file, temp_beside, write_json, write_text
+from ..progress import progress
 from ..schemas import stamp
 from . import analyse
 from .decontam import build_eval_index
@@ -28,7 +29,6 @@ from .dedup import exact_duplicates, near_duplicates, rank_order
 from .filters import Reject
 from .language import known_languages
 from .minhash import MinHasher
-from .progress import progress_bar
 from .report import build_report, markdown_report
 from .settings import CurateSettings, make_settings
 
@@ -42,16 +42,10 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, str, int]]:
     if not path.exists():
         raise InputError(path, "file not found")
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        from ..io import _row_record, open_parquet
 
-        from ..io import _row_record
-
-        try:
-            pf = pq.ParquetFile(path)
-        except Exception as e:  # pyarrow raises many types for corrupt files
-            raise InputError(path, f"not a readable Parquet file ({e})") from None
         row = 0
-        for batch in pf.iter_batches(batch_size=4096):
+        for batch in open_parquet(path).iter_batches(batch_size=4096):
             size = batch.nbytes
             for obj in batch.to_pylist():
                 row += 1
@@ -268,9 +262,9 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
     pool = _start_workers(inputs, settings, eval_index)
     try:
         total_bytes = sum(p.stat().st_size for p in inputs)
-        with progress_bar("curate: reading", total_bytes, enabled=settings.progress) as advance, \
+        with progress("curate: reading", total_bytes, enabled=settings.progress, every=4096) as bar, \
                 open(spool, "w", encoding="utf-8") as sp:
-            acc = _run_pass1(inputs, settings, pool, sp, advance, locations)
+            acc = _run_pass1(inputs, settings, pool, sp, bar.advance, locations)
         if pool is not None:
             pool.close()
             pool.join()
@@ -278,8 +272,8 @@ def run_curate(inputs, out_dir, eval_files=(), *, backend=None, settings: Curate
         _log.info("pass 1 (parse, filters, signatures): %.1f s", time.perf_counter() - start)
         _resolve_duplicates(acc, settings)
         _log.info("duplicates resolved: %.1f s", time.perf_counter() - start)
-        with progress_bar("curate: writing", len(locations), enabled=settings.progress) as advance:
-            _run_pass2(spool, acc, inputs, locations, out_dir, settings, backend, advance, quality_stats)
+        with progress("curate: writing", len(locations), enabled=settings.progress, every=4096) as bar:
+            _run_pass2(spool, acc, inputs, locations, out_dir, settings, backend, bar.advance, quality_stats)
         _log.info("pass 2 (outputs written): %.1f s", time.perf_counter() - start)
     finally:
         if pool is not None:

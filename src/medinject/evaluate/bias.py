@@ -7,18 +7,13 @@ A reordered copy shows the same option texts under new letters; its gold letters
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from ..hashing import stable_int
 from ..records import Record, letters_for
 from .references import order_policy
-
-
-def stable_int(*parts) -> int:
-    """A 64-bit integer from the parts' text, identical across runs and machines."""
-    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:8], "little")
 
 
 def reorder(record: Record, order: Sequence[str]) -> Record:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bootstrap import N_BOOT, paired_bootstrap, paired_permutation, rng_for
 from ..errors import MedinjectError
 from .metrics import CATALOG, CHOICE_ITEM_METRICS, OPEN_ITEM_METRICS
-from .stats import N_BOOT, paired_bootstrap, paired_permutation, rng_for
 from .summary import ORIGINAL, _scope_order, _scopes, read_predictions, score_rows
 
 TESTS = ("bootstrap", "permutation")

@@ -66,10 +66,12 @@ def load_model(model: str, adapter: str | None = None, *, device: str | None = N
             import peft  # noqa: F401
         except ImportError:
             raise MedinjectError("--adapter needs peft: pip install 'medinject[eval]'") from None
+        from ..libwarnings import quiet_library_deprecations
         from ..train.merge import attach_adapter  # resizes the embeddings for an adapter that added a pad token
 
         try:
-            lm = attach_adapter(lm, adapter).merge_and_unload()
+            with quiet_library_deprecations():
+                lm = attach_adapter(lm, adapter).merge_and_unload()
         except (OSError, ValueError) as e:
             raise MedinjectError(f"cannot load adapter {adapter!r}: {str(e).splitlines()[0]}") from None
     if tokenizer.eos_token_id is None:

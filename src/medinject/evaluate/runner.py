@@ -10,15 +10,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..bootstrap import N_BOOT
 from ..errors import InputError, MedinjectError
 from ..io import package_versions as versions_of
 from ..io import read_records, sha256_file, write_json, write_jsonl
+from ..progress import progress as progress_bar
 from ..prompts import PROMPT_STYLES, PROMPT_VERSION
 from ..records import Record
 from ..schemas import stamp
 from . import bias, oeq
 from .mcqa import MODES, parse_rule, predict_choice
-from .stats import N_BOOT
 from .summary import SCHEMA, score_rows, summarize
 
 _PACKAGES = ("medinject", "torch", "transformers", "peft", "numpy", "sacrebleu", "rouge-score", "nltk", "bert-score")
@@ -46,18 +47,6 @@ def load_eval_records(data_files: Sequence[str | Path], limit: int | None = None
             n += 1
         data.append({"path": str(f), "sha256": sha256_file(f), "records": n})
     return records, data
-
-
-def _progress(enabled: bool, total: int):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from ..logs import progress_enabled
-
-    p = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                 disable=not (enabled and progress_enabled()),
-                 console=Console(stderr=True), transient=False)
-    return p, p.add_task("eval", total=total)
 
 
 def run_eval(model: str, data: Sequence[str | Path], out: str | Path, *, adapter: str | Path | None = None,
@@ -130,11 +119,8 @@ def run_eval(model: str, data: Sequence[str | Path], out: str | Path, *, adapter
     t_load = time.perf_counter()
     prompt_stats: dict = {}
 
-    bar, task = _progress(progress, len(choice) + len(extra) + len(open_))
-    with bar:
-        def step(n):
-            bar.advance(task, n)
-
+    with progress_bar("eval", len(choice) + len(extra) + len(open_), enabled=progress) as bar:
+        step = bar.advance
         rows = predict_choice(choice + extra, lm, tokenizer, paper=paper, modes=modes, batch_size=batch_size,
                               variants=[{}] * len(choice) + info, on_batch=step, decoder=decoder,
                               prompt_style=prompt_style, prompt_stats=prompt_stats) if choice else []

@@ -43,13 +43,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bootstrap import N_BOOT, mean_ci, percentile_interval, resample_indices, rng_for, statistic_ci
 from ..errors import InputError
 from ..io import iter_jsonl
 from ..schemas import schema_id
 from ..textnorm import join_key
 from .bias import letter_recall_counts
 from .metrics import CATALOG, choice_scores
-from .stats import N_BOOT, mean_ci, percentile_interval, resample_indices, rng_for, statistic_ci
 
 SCHEMA = schema_id("eval.summary")
 CHOICE = ("mcqu", "mcq")

@@ -86,11 +86,15 @@ def line_of(data: Any, loc: Sequence[Any]) -> int | None:
 def apply_overrides(data: Any, overrides: Sequence[str], path: str | Path) -> list[str]:
     """Apply `key.sub=value` overrides in place (values parsed as YAML); returns the dotted keys set."""
     keys = []
+    from ..errors import MedinjectError
+    from ..overrides import split_override
+
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(path, f"override {item!r} is not of the form key.sub=value")
-        parts = key.strip().split(".")
+        try:
+            parts, value = split_override(item)
+        except MedinjectError as e:
+            raise InputError(path, str(e)) from None
+        key = ".".join(parts)
         node = data
         for i, part in enumerate(parts[:-1]):
             if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -102,7 +106,6 @@ def apply_overrides(data: Any, overrides: Sequence[str], path: str | Path) -> li
                 node[part] = LineDict()
                 node[part].key_lines = {}
             node = node[part]
-        value = yaml.load(raw, Loader=_Loader) if raw.strip() else None  # noqa: S506
         last = parts[-1]
         if isinstance(node, list) and last.isdigit() and int(last) < len(node):
             node[int(last)] = value
@@ -112,5 +115,5 @@ def apply_overrides(data: Any, overrides: Sequence[str], path: str | Path) -> li
                 node.key_lines[last] = None  # set on the command line, not in the file
         else:
             raise InputError(path, f"override {key}: the parent is not a mapping")
-        keys.append(key.strip())
+        keys.append(key)
     return keys

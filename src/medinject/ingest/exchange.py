@@ -15,18 +15,13 @@ def iter_rows(path: Path) -> Iterator[tuple[dict, dict]]:
     """(row, where) from a JSON list, a JSON object keyed by id, JSONL or Parquet file."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
+        from ..io import iter_parquet
 
-        if not path.exists():
-            raise InputError(path, "file not found")
-        try:
-            rows = pq.read_table(path).to_pylist()
-        except Exception as e:
-            raise InputError(path, f"not a readable Parquet file ({e})") from None
-        if not rows:
-            raise InputError(path, "empty file: no records")
-        for i, row in enumerate(rows):
-            yield row, {"record": f"#{i + 1}"}
+        i = 0
+        for rows in iter_parquet(path, allow_empty=False):
+            for row in rows:
+                i += 1
+                yield row, {"record": f"#{i}"}
     elif suffix == ".jsonl":
         for lineno, obj in iter_jsonl(path):
             yield obj, {"line": lineno}

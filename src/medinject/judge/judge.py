@@ -107,14 +107,10 @@ def _generate(backend: Backend, requests: list[ChatRequest], progress: bool) -> 
         return []
     if not progress:
         return backend.generate(requests)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from ..progress import progress as progress_bar
 
-    from ..logs import stderr_console
-
-    with Progress(TextColumn("judge"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True, console=stderr_console()) as bar:
-        task = bar.add_task("judge", total=len(requests))
-        return backend.generate(requests, on_result=lambda _r: bar.advance(task))
+    with progress_bar("judge", len(requests), transient=True) as bar:
+        return backend.generate(requests, on_result=lambda _r: bar.advance())
 
 
 # ------------------------------------------------------------------ summary ----

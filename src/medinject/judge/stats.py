@@ -1,7 +1,8 @@
-"""Percentile bootstrap, correlations with intervals, and the length-controlled regression.
+"""Correlations with intervals and the length-controlled regression, on the shared bootstrap.
 
-The bootstrap is our own few lines rather than `scipy.stats.bootstrap` because correlations on small samples
-hit constant resamples (NaN), which scipy's percentile step propagates; here they are dropped and counted.
+Resampling, seeding and the NaN policy are `medinject.bootstrap`'s (not `scipy.stats.bootstrap`, whose
+percentile step propagates the NaN of constant resamples that correlations on small samples hit). Undefined
+values are None here, as the JSON outputs hold them.
 """
 
 from __future__ import annotations
@@ -12,33 +13,25 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats as ss
 
-CONFIDENCE = 0.95
-N_BOOT = 1000
+from ..bootstrap import LEVEL as CONFIDENCE
+from ..bootstrap import N_BOOT, percentile_interval, resample_indices, rng_for
 
 
 def _clean(x: float) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
-def resample_indices(n: int, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-
-
 def interval(values: np.ndarray, confidence: float = CONFIDENCE) -> list[float | None]:
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return [None, None]
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(values, [alpha, 1 - alpha])
-    return [float(lo), float(hi)]
+    return [_clean(v) for v in percentile_interval(np.asarray(values, dtype=float), confidence)]
 
 
 def bootstrap(stat: Callable[..., float], *arrays, n_boot: int = N_BOOT, seed: int = 0,
-              confidence: float = CONFIDENCE, batched: Callable[..., np.ndarray] | None = None) -> dict:
+              confidence: float = CONFIDENCE, batched: Callable[..., np.ndarray] | None = None,
+              key: tuple = ()) -> dict:
     """{value, ci, n}: `stat(*arrays)` and its percentile interval over paired resamples of the items.
 
-    `batched`, when given, computes the statistic for every resample at once from (n_boot, n) arrays.
+    `batched`, when given, computes the statistic for every resample at once from (n_boot, n) arrays. The
+    resamples come from `rng_for(seed, *key)`: the same seed and key give the same resamples.
     """
     arrays = [np.asarray(a, dtype=float) for a in arrays]
     n = len(arrays[0])
@@ -47,7 +40,7 @@ def bootstrap(stat: Callable[..., float], *arrays, n_boot: int = N_BOOT, seed: i
     value = _clean(stat(*arrays))
     if n < 2:
         return {"value": value, "ci": [None, None], "n": n}
-    idx = resample_indices(n, n_boot, seed)
+    idx = resample_indices(n, rng_for(seed, *key), n_boot)
     if batched is not None:
         boots = batched(*(a[idx] for a in arrays))
     else:

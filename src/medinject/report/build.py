@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, MedinjectError
+from ..plotting import loss_plot
 from .data import (
     agreement_tables,
     composition_tables,
@@ -17,7 +18,7 @@ from .data import (
     read_json,
 )
 from .evaluation import Evaluation, bias_table, main_tables, open_table, wide_table
-from .plots import bars_with_intervals, grouped_bars, loss_curves
+from .plots import bars_with_intervals, grouped_bars
 from .render import Section, write_all
 
 INTRO = ("Numbers are copied from the stage outputs (summary.json of each evaluation, the judge and agreement "
@@ -137,7 +138,7 @@ def build_report(index: dict[str, Any], out: str | Path, *, title: str = "medinj
         if manifest is None or not manifest.exists():
             manifest = Path(folder) / "manifest.json" if folder else None
         if manifest is not None and manifest.exists():
-            fig = loss_curves(out / f"loss_{name}.png", name, read_json(manifest).get("loss_curves") or {})
+            fig = loss_plot(read_json(manifest).get("loss_curves") or {}, out / f"loss_{name}.png", name)
             if fig:
                 figs.append(fig)
     if figs:

@@ -3,7 +3,7 @@
 Values and intervals are copied from each evaluation's `summary.json`; the only numbers computed here are the
 paired comparisons (against the base model and against NAT), which need two evaluations at once: a paired
 sign-flip permutation test on the per-item Exact Match of the items both evaluations share, from
-`predictions.jsonl`, with the evaluation engine's own test (`medinject.evaluate.stats`).
+`predictions.jsonl`, with the shared bootstrap module (`medinject.bootstrap`).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _ci(e: dict | None, i: int):
 
 def compare(a: Evaluation, b: Evaluation, source: str, task: str, *, seed: int, n_boot: int) -> dict | None:
     """Paired test of b against a on the items they share in (source, task): diff = EM(b) - EM(a)."""
-    from ..evaluate.stats import paired_permutation, rng_for
+    from ..bootstrap import paired_permutation, rng_for
 
     ia, ib = a.item_em(), b.item_em()
 

@@ -61,24 +61,3 @@ def grouped_bars(path: Path, labels: Sequence[str], series: dict[str, Sequence[f
     ax.grid(axis="y", alpha=0.3)
     return save_png(fig, path)
 
-
-def loss_curves(path: Path, configuration: str, curves: dict[str, list[list[float]]]) -> Path | None:
-    """Training loss, and the evaluation loss where the run had validation data, titled by configuration."""
-    if not curves.get("train") and not curves.get("eval"):
-        return None
-    fig, ax = new_figure(figsize=(4.6, 3.0))
-    for name, pts in curves.items():
-        if pts:
-            xs, ys = zip(*pts, strict=True)
-            ax.plot(xs, ys, marker="o" if name == "eval" else None, markersize=3, label=f"{name} loss")
-    if not curves.get("eval"):
-        ax.plot([], [], " ", label="no evaluation loss (no validation data)")
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.set_title(configuration, fontsize=10)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    return save_png(fig, path)

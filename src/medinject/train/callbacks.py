@@ -56,6 +56,8 @@ class ProgressBar(TrainerCallback):
 
     def __init__(self):
         self.bar = None
+        self.stack = None
+        self.step = 0
         self.t0 = 0.0
         self.tokens0 = 0
         self.postfix: dict[str, str] = {}
@@ -63,12 +65,19 @@ class ProgressBar(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
-        from tqdm.auto import tqdm
+        import contextlib
 
-        self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="train", unit="step",
-                        dynamic_ncols=True)
+        from ..progress import progress
+
+        self.stack = contextlib.ExitStack()
+        self.bar = self.stack.enter_context(progress("train", state.max_steps, completed=state.global_step,
+                                                     stats=True))
+        self.step = state.global_step
         self.t0 = time.monotonic()
         self.tokens0 = state.num_input_tokens_seen
+
+    def _stats(self) -> str:
+        return "  ".join(f"{k} {v}" for k, v in self.postfix.items())
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.bar is None:
@@ -76,8 +85,8 @@ class ProgressBar(TrainerCallback):
         elapsed = time.monotonic() - self.t0
         if elapsed > 0:
             self.postfix["tok/s"] = f"{(state.num_input_tokens_seen - self.tokens0) / elapsed:,.0f}"
-        self.bar.set_postfix(self.postfix, refresh=False)
-        self.bar.update(state.global_step - self.bar.n)
+        self.bar.advance(state.global_step - self.step, stats=self._stats())
+        self.step = state.global_step
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.bar is None or not logs:
@@ -86,9 +95,9 @@ class ProgressBar(TrainerCallback):
             self.postfix["loss"] = f"{logs['loss']:.4f}"
         if "eval_loss" in logs:
             self.postfix["eval_loss"] = f"{logs['eval_loss']:.4f}"
-        self.bar.set_postfix(self.postfix)
+        self.bar.advance(0, stats=self._stats())
 
     def on_train_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        if self.stack is not None:
+            self.stack.close()
+            self.bar = self.stack = None

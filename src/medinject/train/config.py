@@ -288,27 +288,9 @@ def _check_field(kind: str, key: str, value: Any, prefix: str = "") -> Any:
 
 def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
     """`key=value` strings to a nested dict; values are YAML (`5`, `true`, `[a.jsonl, b.jsonl]`)."""
-    out: dict[str, Any] = {}
-    for item in overrides or []:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise MedinjectError(f"override {item!r}: expected key=value (dotted keys for nested fields)")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as e:
-            raise MedinjectError(f"override {item!r}: value is not valid YAML ({e.problem})") from None
-        _set_dotted(out, key.split("."), value, item)
-    return out
+    from ..overrides import parse_overrides as parse
 
-
-def _set_dotted(d: dict, parts: list[str], value: Any, item: str) -> None:
-    for p in parts[:-1]:
-        nxt = d.setdefault(p, {})
-        if not isinstance(nxt, dict):
-            raise MedinjectError(f"override {item!r}: '{p}' is not a mapping")
-        d = nxt
-    d[parts[-1]] = value
+    return parse(overrides)
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

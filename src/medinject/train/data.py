@@ -155,27 +155,29 @@ def encode(records: list[Record], tokenizer, *, loss_on: str = "answer", max_len
            over_long: str = "drop", prompt: str = "medinject") -> Encoded:
     """Encode records. A chat longer than `max_length` is cut there ('truncate'), or, with 'drop', dropped when
     its answer would not fit whole (a cut that spares the answer is kept)."""
-    from tqdm.auto import tqdm
+    from ..progress import progress
 
     out = Encoded(rows=[])
-    for r in tqdm(records, desc="tokenize", unit="rec", disable=len(records) < 2000, leave=False):
-        messages = chat_messages(r, prompt)
-        if loss_on == "all" and over_long == "truncate":
-            # Every token of the rendered chat: nothing to locate, so any template will do.
-            full, folded = _render_ids(tokenizer, messages)
-            start, end = 0, len(full)
-        else:
-            full, start, end, folded = _locate_answer(messages, tokenizer, r)
-        out.folded_system += folded
-        if max_length is not None and len(full) > max_length:
-            if end > max_length:
-                if over_long == "drop":
-                    out.dropped_too_long.append(r.id)
-                    continue
-                out.answer_cut += 1
-            out.truncated += 1
-        cut = slice(None, max_length)
-        out.rows.append({"input_ids": full[cut], "labels": _labels(full, start, end, loss_on)[cut]})
+    with progress("tokenize", len(records), enabled=len(records) >= 2000, every=256, transient=True) as bar:
+        for r in records:
+            bar.advance()
+            messages = chat_messages(r, prompt)
+            if loss_on == "all" and over_long == "truncate":
+                # Every token of the rendered chat: nothing to locate, so any template will do.
+                full, folded = _render_ids(tokenizer, messages)
+                start, end = 0, len(full)
+            else:
+                full, start, end, folded = _locate_answer(messages, tokenizer, r)
+            out.folded_system += folded
+            if max_length is not None and len(full) > max_length:
+                if end > max_length:
+                    if over_long == "drop":
+                        out.dropped_too_long.append(r.id)
+                        continue
+                    out.answer_cut += 1
+                out.truncated += 1
+            cut = slice(None, max_length)
+            out.rows.append({"input_ids": full[cut], "labels": _labels(full, start, end, loss_on)[cut]})
     return out
 
 

@@ -43,22 +43,9 @@ def loss_curves(log_history: list[dict[str, Any]]) -> dict[str, list[list[float]
 
 
 def plot_losses(curves: dict[str, list[list[float]]], path: Path, title: str) -> Path | None:
-    if not curves["train"] and not curves["eval"]:
-        return None
-    from ..plotting import new_figure, save_png
+    from ..plotting import loss_plot
 
-    fig, ax = new_figure(figsize=(6, 3.5))
-    for name, pts in curves.items():
-        if pts:
-            xs, ys = zip(*pts, strict=True)
-            ax.plot(xs, ys, marker="o" if name == "eval" else None, markersize=3, label=f"{name} loss")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.set_title(title, fontsize=9)
-    ax.legend()
-    fig.tight_layout()
-    return save_png(fig, path, tight=False)
-
+    return loss_plot(curves, path, title)
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
     return write_json(out / MANIFEST, stamp("train.manifest", manifest))

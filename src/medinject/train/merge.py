@@ -75,7 +75,10 @@ def merge_adapter(adapter_dir: str | Path, out: str | Path, *, base: str | None 
     except (OSError, ValueError) as e:
         raise InputError(None, f"cannot load the base model {base!r} ({str(e).splitlines()[0]})",
                          field="base") from None
-    model = attach_adapter(model, adapter_dir).merge_and_unload()
+    from ..libwarnings import quiet_library_deprecations
+
+    with quiet_library_deprecations():
+        model = attach_adapter(model, adapter_dir).merge_and_unload()
     tokenizer_src = adapter_dir if (adapter_dir / "tokenizer_config.json").exists() else base
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_src))
     # Build beside the target and rename, so a failure never leaves a half-written model.

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -258,14 +257,11 @@ def _trainer_class():
     return SeededSFTTrainer
 
 
-# PEFT and TRL read the model's deprecated `is_gradient_checkpointing` property; the user cannot act on it.
-_LIBRARY_DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
-
-
 def train(config: TrainConfig | dict[str, Any]) -> Path:
     """Fine-tune `config.model` on `config.data`; returns the output folder (adapter, tokenizer, manifest)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_LIBRARY_DEPRECATION, category=FutureWarning)
+    from ..libwarnings import quiet_library_deprecations
+
+    with quiet_library_deprecations():
         return _train(config)
 
 

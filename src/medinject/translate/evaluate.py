@@ -72,17 +72,10 @@ def run_translate_eval(backend: Backend | BackendSpec | dict, *, data_dir: str |
                 for i, (_, src, _) in enumerate(pairs)]
     be, owned = _backend(backend)
     try:
-        if progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from ..progress import progress as progress_bar
 
-            from ..logs import stderr_console
-
-            with Progress(TextColumn("translate-eval"), BarColumn(), MofNCompleteColumn(),
-                          console=stderr_console()) as bar:
-                task = bar.add_task("", total=len(requests))
-                responses = be.generate(requests, on_result=lambda _r: bar.advance(task))
-        else:
-            responses = be.generate(requests)
+        with progress_bar("translate-eval", len(requests), enabled=progress) as bar:
+            responses = be.generate(requests, on_result=lambda _r: bar.advance())
     finally:
         if owned:
             be.close()

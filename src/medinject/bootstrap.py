@@ -1,7 +1,9 @@
-"""Seeded bootstrap intervals and paired tests over items.
+"""The one bootstrap: seeded percentile intervals and paired tests over items, for evaluation, judge and agreement.
 
-Every interval is a 95% percentile bootstrap over items; every random draw comes from a generator seeded by
-(seed, what is being measured), so results do not depend on the order in which they are computed.
+Seeding: every random draw comes from a generator seeded by (seed, what is being measured), so results do not
+depend on the order in which they are computed. NaN policy: resamples whose statistic is not finite (a
+correlation over a constant resample, say) are dropped; with none left, or no items, the interval is undefined
+(NaN here, null in the JSON outputs). Every interval is a 95% percentile bootstrap over items.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .bias import stable_int
+from .hashing import stable_int
 
 N_BOOT = 1000
 LEVEL = 0.95
@@ -25,7 +27,8 @@ def resample_indices(n: int, rng: np.random.Generator, n_boot: int = N_BOOT) -> 
 
 
 def percentile_interval(samples: np.ndarray, level: float = LEVEL) -> list[float]:
-    samples = samples[~np.isnan(samples)]
+    samples = np.asarray(samples, dtype=float)
+    samples = samples[np.isfinite(samples)]
     if samples.size == 0:
         return [float("nan"), float("nan")]
     lo, hi = np.quantile(samples, [(1 - level) / 2, 1 - (1 - level) / 2])
