@@ -80,6 +80,8 @@ def test_every_llm_verb_takes_the_same_backend_options():
     for verb in ("translate", "translate-eval", "synthesize", "judge"):
         opts = {o for p in group.get_command(ctx, verb).params for o in p.opts}
         assert wanted <= opts, (verb, wanted - opts)
+    curate = {o for p in group.get_command(ctx, "curate").params for o in p.opts}  # its optional quality judge
+    assert {w.replace("--", "--judge-", 1) for w in wanted} <= curate
 
 
 def test_canonical_json_hash_is_the_request_cache_key():

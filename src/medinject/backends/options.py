@@ -75,26 +75,44 @@ SHARED = (("backend", v.BackendKind, BACKEND), ("model", str, MODEL), ("base_url
           ("batch_size", int, BATCH_SIZE))
 
 
-def llm_options(command: Callable[..., Any]) -> Callable[..., Any]:
+def _prefixed(prefix: str, optional_model: bool) -> tuple:
+    """The shared options renamed `--PREFIX-name` (e.g. `--judge-model` for curation's quality judge)."""
+    out = []
+    for name, kind, option in SHARED:
+        default = None if (name == "model" and optional_model) else option.default
+        flag = f"--{prefix}-{name.replace('_', '-')}"
+        extra = {k: getattr(option, k) for k in ("min", "max", "callback") if getattr(option, k, None) is not None}
+        out.append((f"{prefix}_{name}", kind, typer.Option(default, flag, help=option.help, **extra)))
+    return tuple(out)
+
+
+def llm_options(command: Callable[..., Any] | None = None, *, prefix: str = "", optional: bool = False):
     """Give a typer command every shared LLM option; it receives them as one `spec: BackendSpec` argument.
 
-    Put it under `@app.command(...)`. The command declares `spec` as its last parameter (no default) and
-    keeps its own options; `--model` and the rest are added here, so every LLM verb takes the same ones.
+    Put it under `@app.command(...)`. The command declares `spec` (or `PREFIX_spec`) as its last parameter and
+    keeps its own options; `--model` and the rest are added here, so every LLM verb takes the same ones. With
+    `prefix="judge"` the options are `--judge-model`, `--judge-backend`...; with `optional=True` the model may
+    be left out, and the command then receives None.
     """
+    if command is None:
+        return functools.partial(llm_options, prefix=prefix, optional=optional)
+    shared = _prefixed(prefix, optional) if prefix else SHARED
+    arg = f"{prefix}_spec" if prefix else "spec"
     sig = inspect.signature(command)
-    own = [p for p in sig.parameters.values() if p.name != "spec"]
+    own = [p for p in sig.parameters.values() if p.name != arg]
     added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-             for name, kind, option in SHARED]
+             for name, kind, option in shared]
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
-        values = {name: kwargs.pop(name) for name, _, _ in SHARED}
-        spec = spec_from_options(*values.values())
-        # The files behind the options, for the verb's input/output overlap check (`io.refuse_overwrite`).
-        spec.files = {"prices": values["prices"], "cache": cache_path(values["cache"])}
-        return command(**kwargs, spec=spec)
+        values = [kwargs.pop(name) for name, _, _ in shared]
+        spec = None if optional and not values[1] else spec_from_options(*values)
+        if spec is not None:
+            # The files behind the options, for the verb's input/output overlap check (`io.refuse_overwrite`).
+            spec.files = {"prices": values[6], "cache": cache_path(values[5])}
+        return command(**kwargs, **{arg: spec})
 
     wrapper.__signature__ = sig.replace(parameters=own + added)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**{k: v for k, v in command.__annotations__.items() if k != "spec"},
-                               **{name: kind for name, kind, _ in SHARED}}
+    wrapper.__annotations__ = {**{k: v for k, v in command.__annotations__.items() if k != arg},
+                               **{name: kind for name, kind, _ in shared}}
     return wrapper

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import typer
 
-from ..cli_values import BackendKind, fraction, url
+from ..backends.options import llm_options
+from ..cli_values import fraction
 
 
 def parse_sets(items: list[str] | None) -> dict:
@@ -16,6 +17,7 @@ def parse_sets(items: list[str] | None) -> dict:
 
 def register(app: typer.Typer) -> None:
     @app.command("curate")
+    @llm_options(prefix="judge", optional=True)
     def curate_cmd(
         inputs: list[Path] = typer.Argument(..., help="Record files (.jsonl or .parquet) of any provenance."),
         out: Path = typer.Option(..., "-o", "--out", help="Output folder: curated.jsonl, rejected.jsonl, "
@@ -29,24 +31,21 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(None, "--workers", min=1, help="Processes for the first pass (default: up to 2)."),
         sets: list[str] = typer.Option(None, "--set", help="Any other setting, key=value (e.g. num_perm=256, "
                                        "eval_ngram=10, max_chars={question: 2000}); repeatable."),
-        judge_model: str = typer.Option(None, "--judge-model", help="Score translated and synthetic records "
-                                        "with this LLM (1 to 5, stored in meta.quality)."),
-        judge_backend: BackendKind = typer.Option("openai", "--judge-backend", help="Backend kind of the judge."),
-        judge_base_url: str = typer.Option(None, "--judge-base-url", callback=url,
-                                           help="OpenAI-compatible server URL."),
-        judge_api_key_env: str = typer.Option(None, "--judge-api-key-env", help="Variable holding the API key."),
-        quality_threshold: float = typer.Option(None, "--quality-threshold", min=1, max=5, help="Reject judged records "
-                                                "scoring below this (1 to 5)."),
+        quality_threshold: float = typer.Option(None, "--quality-threshold", min=1, max=5, help="Reject judged "
+                                                "records scoring below this (1 to 5); needs --judge-model, the LLM "
+                                                "that scores translated and synthetic records (meta.quality)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
         report_to: str = typer.Option(None, "--report-to", help="Also log the summary, its config and data "
                                       "hashes to tensorboard (OUT/runs) or wandb (extra 'wandb')."),
+        judge_spec=None,
     ) -> None:
         """Filter records (structure, duplicates, language, contamination, optional LLM quality), with reasons."""
         from ..errors import MedinjectError
         from ..io import refuse_overwrite
         from .pipeline import run_curate
 
-        refuse_overwrite([*inputs, *(eval_files or ())], [out])
+        files = judge_spec.files if judge_spec is not None else {}
+        refuse_overwrite([*inputs, *(eval_files or ()), files.get("prices")], [out, files.get("cache")])
         settings = parse_sets(sets)
         for key, value in (("threshold", threshold), ("shingle_size", shingle_size), ("workers", workers),
                            ("quality_threshold", quality_threshold)):
@@ -55,13 +54,9 @@ def register(app: typer.Typer) -> None:
         if no_language:
             settings["check_language"] = False
         settings["progress"] = not no_progress
-        backend = None
-        if judge_model:
-            backend = {"kind": judge_backend, "model": judge_model, "base_url": judge_base_url,
-                       "api_key_env": judge_api_key_env}
-        elif quality_threshold is not None:
+        if judge_spec is None and quality_threshold is not None:
             raise MedinjectError("--quality-threshold needs a judge (--judge-model)")
-        report = run_curate(inputs, out, eval_files or (), backend=backend, **settings)
+        report = run_curate(inputs, out, eval_files or (), backend=judge_spec, **settings)
         print_summary(report)
         if report_to:
             from ..tracking import report_run
