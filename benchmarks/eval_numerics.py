@@ -7,8 +7,9 @@ On FrenchMedMCQA test items (both task types) and one model (default: the small 
   1. the reference procedure: one greedy and one constrained `generate` per item (`evaluate.reference`);
   2. medinject's evaluator, `--per-item` (one item and stream per forward pass, no prefix sharing);
   3. medinject's evaluator batched (left padding, shared prefixes), as `fast` mode runs by default.
-It counts the (item, decoding mode) predictions in which (2) and (3) each differ from (1). The last line is
-`dtype=D items=N per_item_diff=A batched_diff=B` (A and B out of 2 x N predictions).
+It counts the (item, decoding mode) outputs whose decoded text in (2) and (3) differs from (1), an upper bound
+on changed predictions. The last line is `dtype=D items=N per_item_diff=A batched_diff=B` (A and B out of
+2 x N outputs).
 """
 
 from __future__ import annotations
