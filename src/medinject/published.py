@@ -15,16 +15,13 @@ ignore and which makes a round trip through medinject exact.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .errors import MedinjectError
-from .io import atomic_path, write_json
+from .io import atomic_folder, atomic_path, write_json
 from .prompts import assistant_text, authors_user_text
 from .records import Record
 
@@ -86,18 +83,9 @@ def write_published(records: Iterable[Record], out: str | Path) -> int:
         components[Path(r.origin.value.capitalize(), split, r.task.value, f"{r.source}.json")].append(
             component_item(r))
         merged[r.split].append(r)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         for rel, items in components.items():
             write_json(tmp / rel, items)
         for split, rs in merged.items():
             write_merged_parquet(tmp / "ALL" / "data" / f"{split}-00000-of-00001.parquet", rs)
-        os.chmod(tmp, 0o755)  # mkdtemp's folder is owner-only; the export is an ordinary folder
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return len(records)

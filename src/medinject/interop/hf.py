@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import MedinjectError
-from ..io import record_schema, records_to_table, write_text
+from ..io import atomic_folder, record_schema, records_to_table, write_text
 from ..records import Record
 
 # The Hub's rule for split names (datasets.splits); anything else is refused by `load_dataset`.
@@ -96,12 +95,7 @@ def export_hf(records: Iterable[Record], out: str | Path, *, pretty_name: str | 
     splits = _by_split(records)
     if not splits:
         raise MedinjectError("no records to export")
-    if out.exists() and any(out.iterdir()):
-        raise MedinjectError(f"{out}: folder exists and is not empty; give a new one")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_folder(out) as tmp:
         (tmp / "data").mkdir(parents=True)
         shards: dict[str, list] = {}
         for s, rs in splits.items():
@@ -109,10 +103,5 @@ def export_hf(records: Iterable[Record], out: str | Path, *, pretty_name: str | 
             for i, table in enumerate(shards[s]):
                 pq.write_table(table, tmp / "data" / f"{s}-{i:05d}-of-{len(shards[s]):05d}.parquet")
         write_text(tmp / "README.md", _card(splits, shards, pretty_name or out.name))
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return {s: len(rs) for s, rs in splits.items()}
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -119,7 +118,7 @@ def _config(name: str, task: Task, rows: list[dict], data_file: str) -> dict[str
 
 def export_lmeval(records: Iterable[Record], out: str | Path) -> dict[str, int]:
     """Write the task folder at `out` (built beside it, moved in whole); returns items per task."""
-    from ..io import write_jsonl, write_text
+    from ..io import atomic_folder, write_jsonl, write_text
 
     out = Path(out)
     groups: dict[str, tuple[Task, list[dict]]] = {}
@@ -132,22 +131,12 @@ def export_lmeval(records: Iterable[Record], out: str | Path) -> dict[str, int]:
         groups.setdefault(name, (r.task, []))[1].append(_doc(r))
     if not groups:
         raise MedinjectError("no multiple-choice records to export (lm-eval tasks take mcqu and mcq records)")
-    if out.exists() and any(out.iterdir()):
-        raise MedinjectError(f"{out}: folder exists and is not empty; give a new one")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_folder(out) as tmp:
         (tmp / "data").mkdir(parents=True)
         write_text(tmp / "utils.py", UTILS)
         for name, (task, rows) in groups.items():
             write_jsonl(tmp / "data" / f"{name}.jsonl", rows)
             write_text(tmp / f"{name}.yaml", _yaml(_config(name, task, rows, f"data/{name}.jsonl")))
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     if skipped:
         import logging
 
