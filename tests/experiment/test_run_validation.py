@@ -22,6 +22,11 @@ def experiment(tmp_path):
     return path
 
 
+def _line_of(path: Path, needle: str) -> str:
+    """'line N' of the first line holding `needle` (the error names the YAML line of the bad field)."""
+    return f"line {next(i for i, x in enumerate(path.read_text().splitlines(), 1) if needle in x)}"
+
+
 def _refused(run_cli, path, *args, expect=(), dry=True):
     code, out, err = run_cli("run", path, *args, *(["--dry-run"] if dry else []))
     lines = [x for x in err.splitlines() if x.strip()]
@@ -43,7 +48,8 @@ def test_the_experiment_as_given_is_valid(run_cli, experiment):
 @pytest.mark.parametrize("dry", [True, False])
 def test_a_missing_source_file(run_cli, experiment, dry):
     experiment.with_name("english.jsonl").unlink()
-    line = _refused(run_cli, experiment, dry=dry, expect=["line 16", "field 'sources.3.path'", "english.jsonl",
+    line = _refused(run_cli, experiment, dry=dry, expect=[_line_of(experiment, "path: english.jsonl"),
+                                                          "field 'sources.3.path'", "english.jsonl",
                                                           "file not found"])
     assert str(experiment.with_name("english.jsonl")) in line
 
@@ -66,7 +72,8 @@ def test_an_unknown_format(run_cli, experiment, dry):
     text = experiment.read_text().replace("path: english.jsonl, format: records", "path: english.jsonl, "
                                           "format: record")
     experiment.write_text(text)
-    _refused(run_cli, experiment, dry=dry, expect=["line 16", "field 'sources.3.format'", "'records'", "'generic'"])
+    _refused(run_cli, experiment, dry=dry, expect=[_line_of(experiment, "format: record}"),
+                                                   "field 'sources.3.format'", "'records'", "'generic'"])
 
 
 @pytest.mark.parametrize("dry", [True, False])

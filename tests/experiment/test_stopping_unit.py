@@ -59,6 +59,6 @@ def test_the_demo_closing_line_says_what_ran_now_and_what_came_from_the_cache():
              _step("evaluate", False), _step("report", True)]
     assert stages_line(steps) == "ran now: train, evaluate, report; from the cache: ingest (2), evaluate"
     first = closing_message(Path("r/report.html"), 90, steps).splitlines()[0]
-    assert first == ("Demo finished in 1.5 min (sample data, tiny toy model): ran now: train, evaluate, report; "
+    assert first == ("Demo finished in 1.5 min (sample data, SmolLM2-135M-Instruct): ran now: train, evaluate, report; "
                      "from the cache: ingest (2), evaluate.")
     assert stages_line([]) == "ran now: none; from the cache: none"

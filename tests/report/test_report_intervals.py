@@ -16,7 +16,7 @@ from .test_report import CONFIGS, _rows, stage_outputs  # noqa: F401  (the share
 METRIC_TABLES = ("aggregate_em", "main_table", "main_table_wide", "answer_order_bias", "open_ended", "judge",
                  "agreement", "inter_annotator")
 # Columns that are not estimates: identifiers, counts, paired-test results, and the spread over K orderings.
-NOT_ESTIMATES = re.compile(r"^(configuration|benchmark|task|n|score|measure|annotators|items rated twice|"
+NOT_ESTIMATES = re.compile(r"^(configuration|benchmark|task|n|test sets|score|measure|annotators|items rated twice|"
                            r"significant \(p<0.05\)|.*significant|[Δp] vs .*|.* (parsed|unparseable|failed)|"
                            r"std over K)$")
 

@@ -128,8 +128,9 @@ def main_tables(evals: list[Evaluation], *, baseline: str, reference: str, seed:
             continue
         macro = ev.summary.get("headline_macro") or ev.get("all", AGG, "em_macro") or {}
         row = {"configuration": ev.name, "n": h.get("n"), "EM": h.get("value"), "EM CI low": _ci(h, 0),
-               "EM CI high": _ci(h, 1), "EM macro": macro.get("value"), "test sets": len(macro.get("sets") or {})
-               or None}
+               "EM CI high": _ci(h, 1), "EM macro": macro.get("value"), "EM macro CI low": _ci(macro, 0),
+               "EM macro CI high": _ci(macro, 1),
+               "test sets": len(macro.get("sets") or {}) or None}
         marks = []
         for other, label in ((base, baseline), (ref, reference)):
             res = compare(other, ev, "all", AGG, seed=seed, n_boot=n_boot) if other is not None and other is not ev \
@@ -139,7 +140,8 @@ def main_tables(evals: list[Evaluation], *, baseline: str, reference: str, seed:
                 marks.append(f"{'+' if res['diff'] > 0 else '-'} vs {label}")
         row["significant (p<0.05)"] = ", ".join(marks) or ""
         agg_rows.append(row)
-    agg = Table("aggregate_em", ["configuration", "n", "EM", "EM CI low", "EM CI high", "EM macro", "test sets",
+    agg = Table("aggregate_em", ["configuration", "n", "EM", "EM CI low", "EM CI high", "EM macro",
+                                 "EM macro CI low", "EM macro CI high", "test sets",
                                  f"Δ vs {baseline}",
                                  f"p vs {baseline}", f"Δ vs {reference}", f"p vs {reference}", "significant (p<0.05)"],
                 agg_rows, note="The paper's headline: constrained Exact Match pooled over every MCQ and MCQU item "
