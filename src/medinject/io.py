@@ -217,6 +217,17 @@ def read_json(path: str | Path) -> Any:
         raise InputError(path, f"malformed JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
 
 
+def read_text(path: str | Path, what: str = "file") -> str:
+    """A UTF-8 text file's content; a missing or undecodable file raises InputError naming it."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, f"{what} not found") from None
+    except UnicodeDecodeError as e:
+        raise InputError(path, f"{what} is not UTF-8 text (byte {e.start})") from None
+
+
 def read_yaml(path: str | Path, *, strings: bool = False) -> Any:
     """A YAML file's content; a missing file or bad YAML raises InputError naming the line.
 
@@ -225,13 +236,9 @@ def read_yaml(path: str | Path, *, strings: bool = False) -> Any:
     import yaml
 
     path = Path(path)
+    text = read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
         return yaml.load(text, Loader=yaml.BaseLoader) if strings else yaml.safe_load(text)
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except UnicodeDecodeError as e:
-        raise InputError(path, f"not UTF-8 text (byte {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise InputError(path, f"malformed YAML: {getattr(e, 'problem', e)}",

@@ -68,13 +68,10 @@ def model_load_error(ref: str, exc: BaseException) -> MedinjectError:
 
 def read_chat_template(path: str | Path) -> str:
     """The text of a Jinja chat template file (`--chat-template FILE`)."""
+    from ..io import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "chat template file not found") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "chat template is not UTF-8 text") from None
+    text = read_text(path, "chat template file")
     if not text.strip():
         raise InputError(path, "chat template file is empty")
     return text
