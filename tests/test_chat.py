@@ -41,3 +41,25 @@ def test_no_template_is_one_line_naming_the_option(toy_model: Path):
     tok.chat_template = None
     with pytest.raises(MedinjectError, match="--chat-template FILE"):
         render(tok, MSGS, tokenize=False)
+
+
+MISTRAL_LIKE = (
+    "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "[{{ m['role'] }}]{{ m['content'] }}{% endfor %}"
+)
+
+
+def test_a_template_refusing_system_in_its_own_words_is_folded_too(tokenizer):
+    tokenizer.chat_template = MISTRAL_LIKE
+    text, folded = render(tokenizer, MSGS, tokenize=False, add_generation_prompt=True)
+    assert folded and text == "[user]Sois bref.\n\nQuestion ?"
+
+
+@pytest.mark.parametrize("template", ["{% for m in messages %}{{ m['content'] }", "{{ raise_exception('no') }}"])
+def test_a_broken_template_is_one_line_naming_the_option(toy_model: Path, template):
+    tok = AutoTokenizer.from_pretrained(toy_model)
+    tok.chat_template = template
+    with pytest.raises(MedinjectError, match="cannot render these messages.*--chat-template FILE") as e:
+        render(tok, MSGS, tokenize=False)
+    assert "\n" not in str(e.value)
