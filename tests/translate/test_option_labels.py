@@ -34,6 +34,23 @@ def test_translation_with_copied_labels_is_stripped_and_recorded(tmp_path, run_c
     assert r.meta["option_labels_stripped"] == ["A", "B", "C"] and r.answer == ["A", "C"]
 
 
+@pytest.mark.parametrize("options", [
+    {"A": "B) Furosémide", "B": "A) Spironolactone", "C": "C. Bumétanide", "D": "(D) A. baumannii, vaccin"},
+    {"A": "Furosémide", "B": "Spironolactone", "C": "[D] Bumétanide", "D": "A. baumannii, vaccin"},
+])
+def test_translation_with_another_options_label_is_rejected(tmp_path, run_cli, options):
+    src, out = tmp_path / "en.jsonl", tmp_path / "fr.jsonl"
+    write_records(src, [EN])
+    reply = {**FR_REPLY, "options": options}
+    with FakeChatServer(lambda body: json.dumps(reply, ensure_ascii=False)) as server:
+        code, _, err = run_cli("translate", src, "-o", out, "--model", "fake", "--base-url", server.base_url,
+                               "--cache", "off")
+    assert code == 0, err
+    assert out.read_text() == ""  # nothing accepted
+    (rej,) = [json.loads(x) for x in (tmp_path / "fr.rejected.jsonl").read_text().splitlines()]
+    assert rej["reason"] == "option_label" and "starts with the label of option" in rej["detail"]
+
+
 @pytest.mark.parametrize("text, stripped", [("A) x", "x"), ("(A) x", "x"), ("[A] x", "x"), ("A: x", "x"),
                                             ("A - x", "x"), ("A.x", "x"), ("Ax", None), ("B) x", None)])
 def test_label_forms(text, stripped):

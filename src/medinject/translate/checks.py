@@ -114,6 +114,22 @@ def strip_option_labels(src: dict[str, Any], out: dict[str, Any]) -> tuple[dict[
     return ({**out, "options": fixed} if stripped else out), stripped
 
 
+def misplaced_labels(src: dict[str, Any], out: dict[str, Any]) -> list[tuple[str, str]]:
+    """(letter, other) for each translated option that starts with another option's label (`B) ...` under A),
+    which the source option did not: the options were relabelled or shuffled, so the item cannot be trusted.
+    Only unambiguous labels count (`B)`, `(B)`, `[B]`; `B.` may start an abbreviation)."""
+    options, source = out.get("options"), src.get("options")
+    if not isinstance(options, dict) or not isinstance(source, dict):
+        return []
+    found = []
+    for letter, text in options.items():
+        for other in options:
+            m = option_label(other, str(text)) if other != letter else None
+            if m and not m.group("weak") and not option_label(other, str(source.get(letter, ""))):
+                found.append((letter, other))
+    return found
+
+
 def labelled_options(options: dict[str, str]) -> list[str]:
     """Letters whose option repeats its own label, for records of any origin (no source to compare with).
 

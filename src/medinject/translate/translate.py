@@ -18,6 +18,7 @@ from ..records import Record
 from .checks import (
     apply_translation,
     check_translation,
+    misplaced_labels,
     payload,
     schema_for,
     strip_option_labels,
@@ -82,6 +83,10 @@ class RecordTranslator:
         # A translator that copies the letter labels ("A) Oméprazole") would show them twice and carry them
         # to other letters under permutations: they are stripped, and the stripped letters recorded.
         parsed, stripped = strip_option_labels(src, resp.parsed)
+        wrong = misplaced_labels(src, parsed)
+        if wrong:
+            detail = "; ".join(f"option {a} starts with the label of option {b}" for a, b in wrong)
+            return Outcome(reason="option_label", detail=detail, raw=resp.text)
         problem = check_translation(src, parsed)
         if problem:
             return Outcome(reason=problem[0], detail=problem[1], raw=resp.text)
