@@ -216,3 +216,21 @@ def test_published_in_published_out_is_verbatim(native, tmp_path):
     src = json.loads((native / "Test" / "mcq" / "mediqal.json").read_text(encoding="utf-8"))
     assert [i["messages"] for i in items] == [i["messages"] for i in src]
     assert list(read_medinjection(out / "Native")) == recs
+
+
+def test_an_export_folder_holding_both_layouts_is_refused_and_each_half_reads_back(tmp_path, run_cli):
+    from medinject.io import load_records, write_records
+    from medinject.records import Origin, Record, Task
+
+    recs = [Record(id=f"q{i}", task=Task.MCQU, question=f"Question {i} ?", options={"A": "oui", "B": "non"},
+                   answer=["A"], origin=Origin.NATIVE, source="exam", split="test", lang="fr") for i in range(3)]
+    src, folder = tmp_path / "r.jsonl", tmp_path / "pub"
+    write_records(src, recs)
+    assert run_cli("export", src, "--to", "medinjection", "-o", folder)[0] == 0
+    code, _, err = run_cli("ingest", folder, "--format", "medinjection", "-o", tmp_path / "both.jsonl")
+    assert code == 2 and "the same items twice" in err and str(folder / "ALL") in err
+    assert not (tmp_path / "both.jsonl").exists()
+    for half in ("ALL", "Native"):
+        out = tmp_path / f"{half}.jsonl"
+        assert run_cli("ingest", folder / half, "--format", "medinjection", "-o", out)[0] == 0
+        assert load_records(out) == recs

@@ -229,7 +229,16 @@ def read_medinjection(path: Path, *, origin: Origin | None = None, split: str | 
     stats = stats if stats is not None else {}
     stats.setdefault("options_unparsed", 0)
     counters: dict[tuple, int] = {}
-    for f in _files(root):
+    files = list(_files(root))
+    if root.is_dir():
+        merged_dirs = {f.relative_to(root).parts[0] for f in files if f.suffix.lower() == ".parquet"
+                       and len(f.relative_to(root).parts) > 1 and f.relative_to(root).parts[0].upper() == "ALL"}
+        components = [f for f in files if f.suffix.lower() == ".json"]
+        if merged_dirs and components:  # what `export --to medinjection` writes: the same items twice
+            merged_dir, component_dir = root / sorted(merged_dirs)[0], root / components[0].relative_to(root).parts[0]
+            raise InputError(root, f"holds both the component sets and the merged set {merged_dir.name}/ (the same "
+                                   f"items twice): give one of them, e.g. {merged_dir} or {component_dir}")
+    for f in files:
         parts = list(f.relative_to(root).parts) if f != root else [f.name]
         file_split = _from_path(parts, _SPLITS)
         if split is not None and file_split not in (None, _SPLITS.get(split.lower(), split)):
