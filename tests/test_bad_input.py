@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_checks import one_error_line
 
 OK_MEDQA = {"question": "Quel est le bon choix ?", "options": {"A": "a", "B": "b"}, "answer_idx": "A"}
 OK_RECORD = {"id": "r1", "task": "mcqu", "question": "Q ?", "options": {"A": "a", "B": "b"}, "answer": ["A"],
@@ -166,12 +167,7 @@ def test_there_are_at_least_twenty_distinct_cases():
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, run_cli, name):
     argv, expect, out = setup_case(tmp_path, name)
     code, stdout, stderr = run_cli(*argv)
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert code == 2, (stdout, stderr)
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    for part in expect:
-        assert part in lines[0], f"{part!r} not in {lines[0]!r}"
-    assert "Traceback" not in stderr
+    one_error_line(code, stdout, stderr, *expect)
     assert list(out.iterdir()) == []  # neither the output nor a temporary file
 
 

@@ -12,6 +12,7 @@ from typing import get_args
 
 import pytest
 import typer
+from cli_checks import one_error_line
 
 from medinject import __version__, cli
 from medinject import cli_values as v
@@ -78,14 +79,7 @@ def _walk_cases():
                 yield pytest.param(name, p, bad, id=f"{name}:{p.opts[0] if p.opts else p.name}={bad!r}")
 
 
-def _one_error_line(code, out, err, *must):
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, (out, err)
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for m in must:
-        assert m in lines[0], f"{m!r} not in {lines[0]!r}"
-    return lines[0]
+
 
 
 @pytest.fixture
@@ -105,7 +99,7 @@ def test_the_walk_finds_every_verb_and_sub_verb():
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_unknown_option(run_cli, in_empty_dir, name):
     code, out, err = run_cli(*name.split(), "--no-such-option")
-    _one_error_line(code, out, err, "--no-such-option", f"medinject {name} --help")
+    one_error_line(code, out, err, "--no-such-option", f"medinject {name} --help")
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -114,7 +108,7 @@ def test_missing_argument_or_option(run_cli, in_empty_dir, name):
     if not required:
         pytest.skip(f"{name} has no required argument")  # e.g. `demo`: without arguments it runs
     code, out, err = run_cli(*name.split())
-    line = _one_error_line(code, out, err, "Missing")
+    line = one_error_line(code, out, err, "Missing")
     assert any((p.opts and p.opts[0] in line) or p.name in line for p in required)
 
 
@@ -125,7 +119,7 @@ def test_option_without_its_value(run_cli, in_empty_dir, name):
     assert takes_value, f"{name} has no option taking a value"
     opt = takes_value[0].opts[0]
     code, out, err = run_cli(*name.split(), opt)
-    _one_error_line(code, out, err, f"'{opt}'", "requires an argument")
+    one_error_line(code, out, err, f"'{opt}'", "requires an argument")
 
 
 @pytest.mark.parametrize(("name", "param", "bad"), list(_walk_cases()))
@@ -137,7 +131,7 @@ def test_bad_value(run_cli, in_empty_dir, name, param, bad):
         args = [bad]
         named = f"'{param.name}'"
     code, out, err = run_cli(*name.split(), *args)
-    _one_error_line(code, out, err, "Invalid value for", named)
+    one_error_line(code, out, err, "Invalid value for", named)
 
 
 def test_every_verb_has_a_checked_value_or_option():
@@ -150,9 +144,9 @@ def test_every_verb_has_a_checked_value_or_option():
 
 def test_unknown_verb_and_sub_verb(run_cli, in_empty_dir):
     code, out, err = run_cli("ingset")
-    _one_error_line(code, out, err, "No such command 'ingset'", "Did you mean 'ingest'")
+    one_error_line(code, out, err, "No such command 'ingset'", "Did you mean 'ingest'")
     code, out, err = run_cli("annotate", "serv")
-    _one_error_line(code, out, err, "No such command 'serv'")
+    one_error_line(code, out, err, "No such command 'serv'")
 
 
 def test_bare_medinject_and_bare_group_print_help(run_cli):
@@ -182,9 +176,9 @@ def test_choices_are_listed_in_help(run_cli, monkeypatch):
 
 def test_bad_choice_lists_the_valid_values(run_cli):
     code, out, err = run_cli("eval", "-m", "m", "-d", "x.jsonl", "-o", "o", "--engine", "vlm")
-    _one_error_line(code, out, err, "'--engine'", "'vlm' is not one of 'transformers', 'vllm'")
+    one_error_line(code, out, err, "'--engine'", "'vlm' is not one of 'transformers', 'vllm'")
     code, out, err = run_cli("ingest", "x", "--origin", "machine")
-    _one_error_line(code, out, err, "'--origin'", "'native', 'translated', 'synthetic'")
+    one_error_line(code, out, err, "'--origin'", "'native', 'translated', 'synthetic'")
 
 
 def test_the_real_console_script_on_usage_errors(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_checks import one_error_line
 
 RECORD = {"id": "r1", "task": "mcqu", "question": "Q ?", "options": {"A": "a", "B": "b"}, "answer": ["A"],
           "origin": "native", "source": "t"}
@@ -86,12 +87,7 @@ def test_a_bad_value_is_one_line_exit_2_and_nothing_written(tmp_path, run_cli, m
     line, expect = CASES[name]
     argv = [a.replace("{in}", str(src)).replace("{out}", str(out)) for a in shlex.split(line)]
     code, stdout, stderr = run_cli(*argv)
-    lines = [x for x in stderr.splitlines() if x.strip()]
-    assert code == 2, (stdout, stderr)
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert "Traceback" not in stderr
-    for part in expect:
-        assert part in lines[0], f"{part!r} not in {lines[0]!r}"
+    one_error_line(code, stdout, stderr, *expect)
     assert list(out.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_checks import one_error_line
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 
@@ -29,14 +30,9 @@ def _line_of(path: Path, needle: str) -> str:
 
 def _refused(run_cli, path, *args, expect=(), dry=True):
     code, out, err = run_cli("run", path, *args, *(["--dry-run"] if dry else []))
-    lines = [x for x in err.splitlines() if x.strip()]
-    assert code == 2, (out, err)
-    assert len(lines) == 1 and lines[0].startswith(f"error: {path}"), err
-    assert "Traceback" not in err
-    for part in expect:
-        assert part in lines[0], f"{part!r} not in {lines[0]!r}"
+    line = one_error_line(code, out, err, *expect, prefix=f"error: {path}")
     assert not (path.parent / "w").exists()  # nothing ran, nothing was written
-    return lines[0]
+    return line
 
 
 def test_the_experiment_as_given_is_valid(run_cli, experiment):
