@@ -78,35 +78,30 @@ def _usage_message(e: typer.TyperException) -> str:
     return f"error: {_one_line(e.format_message()).replace('Value error, ', '')}{hint}"
 
 
-def _discard_new_outputs() -> None:
-    """A refused input leaves no empty folder, file or database behind (see `io.refuse_overwrite`)."""
+def _new_outputs(action: str) -> None:
+    """`io.discard_new_outputs` (a refused input leaves no empty folder, file or database behind) or
+    `io.forget_new_outputs`, when a verb has loaded `medinject.io` at all (--help never does)."""
     io = sys.modules.get("medinject.io")
     if io is not None:
-        io.discard_new_outputs()
-
-
-def _forget_new_outputs() -> None:
-    io = sys.modules.get("medinject.io")
-    if io is not None:
-        io.forget_new_outputs()
+        getattr(io, f"{action}_new_outputs")()
 
 
 def main(argv: list[str] | None = None) -> int:
     _register()
     from .logs import hoist
 
-    _forget_new_outputs()  # a verb run before in this process is no concern of this one
+    _new_outputs("forget")  # a verb run before in this process is no concern of this one
     try:
         rv = app(args=hoist(sys.argv[1:] if argv is None else argv), standalone_mode=False, prog_name="medinject")
         code = rv if isinstance(rv, int) else 0
     except MedinjectError as e:
         print(f"error: {e}", file=sys.stderr)
         code = 2
-        _discard_new_outputs()
+        _new_outputs("discard")
     except OSError as e:  # unreadable input, unwritable output, full disk: the user's to fix, not a bug
         print(f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         code = 2
-        _discard_new_outputs()
+        _new_outputs("discard")
     except typer.Exit as e:
         code = e.exit_code
     # typer >= 0.26 vendors click: its usage errors are `typer.TyperException`s (exit_code 2), and catching
