@@ -40,11 +40,15 @@ def echo_reply(body: dict[str, Any]) -> str:
     return str(body["messages"][-1]["content"])
 
 
-def _french_like(text: str) -> str:
-    """French filler about as long as `text`, carrying its numbers."""
+def _french_like(text: str, variant: int = 0) -> str:
+    """French filler about as long as `text`, carrying its numbers; each `variant` starts at another word,
+    so that the options of one item never come back as one text."""
     nums = " ; ".join(_NUMBER.findall(text))
     n = max(len(text) - len(nums), 12)
-    filler = (_FILLER * (n // len(_FILLER) + 1))[:n].rstrip()
+    words = _FILLER.split()
+    start = 3 * variant % len(words)
+    filler = (" ".join(words[start:] + words[:start]) + " ") * (n // len(_FILLER) + 2)
+    filler = filler[:n].rstrip()
     return f"{filler} {nums}".strip()
 
 
@@ -55,10 +59,10 @@ def french_json_reply(body: dict[str, Any]) -> str:
     users = [m["content"] for m in body["messages"] if m["role"] == "user"]
     src = extract_json(users[0])  # a retry adds a note after it; translate the record again
 
-    def conv(v):
+    def conv(v, variant=0):
         if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
-        return _french_like(str(v)) if isinstance(v, str) else v
+            return {k: conv(x, n) for n, (k, x) in enumerate(v.items())}
+        return _french_like(str(v), variant) if isinstance(v, str) else v
 
     return json.dumps(conv(src), ensure_ascii=False)
 

@@ -42,6 +42,11 @@ def test_check_item_reasons():
         "duplicate_options"
     assert check_item(mcq, {**MCQ, "options": {k: OPTIONS[k] for k in "ABCD"}}, passage)[0] == "option_count"
     assert check_item(mcq, {**MCQ, "question": " "}, passage)[0] == "empty"
+    labels = {"A": "B", "B": "C", "C": "D", "D": "E", "E": "F"}
+    assert check_item(mcq, {**MCQ, "options": labels}, passage) == (
+        "letter_options", "option(s) A, B, C, D, E hold only a letter")
+    blood = {"A": "A", "B": "B", "C": "AB", "D": "O", "E": "Aucun groupe sanguin"}
+    assert check_item(mcq, {**MCQ, "options": blood}, passage) is None
     assert check_item(summary, OEQ, passage) is None
     assert check_item(summary, {**OEQ, "answer": passage}, passage)[0] == "copied_passage"
     assert check_item(summary, {**OEQ, "answer": OEQ["question"]}, passage)[0] == "answer_copies_question"
@@ -106,3 +111,21 @@ def test_user_kind_from_a_folder(passages, tmp_path, run_cli):
     code, _, err = run_cli("synthesize", passages, "-o", tmp_path / "x.jsonl", "--kinds", "nope", "--model", "m",
                            "--base-url", "http://127.0.0.1:9/v1")
     assert code == 2 and "unknown task kind(s) nope" in err
+
+
+def test_a_kind_with_a_worked_example_shows_it_before_the_passage(tmp_path):
+    from medinject.errors import InputError
+    from medinject.synthesize import Synthesizer
+    from medinject.synthesize.synthesize import Item
+    from medinject.records import Passage
+
+    (few,) = load_kinds(["mcq-fewshot"])
+    assert few.task == "mcq" and len(few.examples) == 1
+    item = Item(Passage(id="p1", text="Une femme de 30 ans consulte pour une fièvre.", source="e3c"), few, 0)
+    msgs = Synthesizer("m", [few]).request(item).messages
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
+    assert json.loads(msgs[2]["content"]) == few.examples[0]["item"] and "30 ans" in msgs[3]["content"]
+    (tmp_path / "k.yaml").write_text("name: k\nversion: v\ntask: mcq\nsystem: s\nuser: '{passage}'\n"
+                                     "examples: [{passage: texte}]\n")
+    with pytest.raises(InputError, match="example 1 needs a passage"):
+        load_kinds(["k"], tmp_path)

@@ -34,6 +34,7 @@ def test_good_translation_passes_and_keeps_letters():
     (lambda d: d.update(question="Un homme de 45 ans prend 2,5 mg de warfarine par jour et 1 000 UI. Diagnostic ?"
                         * 4), "length_ratio"),
     (lambda d: d.update(question=d["question"].replace("2,5", "25")), "numbers"),
+    (lambda d: d["options"].update(D="infarctus  du Myocarde"), "duplicate_options"),
 ])
 def test_each_check_names_its_reason(change, reason):
     out = {"question": FR["question"], "options": dict(FR["options"])}
@@ -45,3 +46,26 @@ def test_schema_demands_the_same_keys_and_letters():
     s = schema_for(payload(EN))
     assert s["required"] == ["question", "options"] and s["additionalProperties"] is False
     assert s["properties"]["options"]["required"] == ["A", "B", "C", "D"]
+
+
+def test_options_that_were_already_equal_in_the_source_may_stay_equal():
+    en = EN.model_copy(update={"options": {**EN.options, "D": "Myocardial infarction"}})
+    fr = {"question": FR["question"], "options": {**FR["options"], "D": "Infarctus du myocarde"}}
+    assert check_translation(payload(en), fr) is None
+    assert check_translation(payload(EN), fr) == ("duplicate_options", "options C and D have the same translation")
+
+
+def test_a_prompt_with_worked_examples_shows_them_as_earlier_turns(tmp_path):
+    from medinject.translate import RecordTranslator, load_prompt
+
+    fewshot = load_prompt("record", "record-fewshot")  # a packaged prompt, by name
+    assert fewshot.version.startswith("translate-record-fewshot") and len(fewshot.examples) == 1
+    msgs = RecordTranslator("m", prompt=fewshot).request(EN).messages
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
+    assert '"Asthme"' in msgs[2]["content"] and "warfarin" in msgs[3]["content"] and "warfarin" not in msgs[1]["content"]
+    bad = tmp_path / "p.yaml"
+    bad.write_text("version: v\nsystem: s\nuser: '{payload}'\nexamples: [{source: {question: q}}]\n")
+    from medinject.errors import InputError
+
+    with pytest.raises(InputError, match="example 1 needs a source and a translation"):
+        load_prompt("record", bad)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from ..chat import render, require_template
 from .base import ChatRequest, ChatResponse, Progress
 from .cache import RequestCache, open_cache
+from .guided import guided_json, supported
 from .structured import finish
 
 
@@ -14,7 +16,8 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(self, model: str, *, cache: RequestCache | str | bool | None = None, batch_size: int = 8,
-                 device: str = "auto", dtype: str = "auto", chat_template: str | None = None, **_: object):
+                 device: str = "auto", dtype: str = "auto", chat_template: str | None = None,
+                 guided: bool = True, **_: object):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -38,6 +41,9 @@ class TransformersBackend:
         self.lm = AutoModelForCausalLM.from_pretrained(self.model, dtype=dtype).to(device).eval()
         self.cache = open_cache(cache)
         self.batch_size = batch_size
+        # Schema-guided JSON (see guided.py) is the local stand-in for an API's response_format; off, the
+        # model writes the whole JSON itself, as before.
+        self.guided = guided
         self.stats = {"sent": 0, "retries": 0, "cached": 0, "failed": 0, "system_folded": 0}
 
     def generate(self, requests: Sequence[ChatRequest], *, on_result: Progress | None = None
@@ -45,7 +51,7 @@ class TransformersBackend:
         results: list[ChatResponse | None] = [None] * len(requests)
         todo: list[int] = []
         for i, req in enumerate(requests):
-            hit = self.cache.get(req.cache_key(self.model)) if self.cache is not None else None
+            hit = self.cache.get(self._key(req)) if self.cache is not None else None
             if hit is None:
                 todo.append(i)
                 continue
@@ -59,49 +65,92 @@ class TransformersBackend:
         groups: dict[tuple, list[int]] = {}
         for i in sorted(todo, key=lambda j: len(prompts[j])):
             r = requests[i]
-            groups.setdefault((r.max_tokens, r.temperature, r.seed), []).append(i)
+            schema = json.dumps(r.json_schema, sort_keys=True) if self._guides(r) else None
+            groups.setdefault((r.max_tokens, r.temperature, r.seed, schema), []).append(i)
         for idx in groups.values():
             for start in range(0, len(idx), self.batch_size):
                 batch = idx[start:start + self.batch_size]
-                for i, resp in zip(batch, self._run([prompts[i] for i in batch], requests[batch[0]]), strict=True):
+                like = requests[batch[0]]
+                run = self._run_guided if self._guides(like) else self._run
+                for i, resp in zip(batch, run([prompts[i] for i in batch], like), strict=True):
                     req = requests[i]
-                    if self.cache is not None:
-                        self.cache.put(req.cache_key(self.model), self.model, resp.text, resp.usage)
+                    # A guided row cut short is not cached: read back, its partial JSON would fail for
+                    # another reason (invalid_json) than the one it failed for (truncated).
+                    if self.cache is not None and resp.error is None:
+                        self.cache.put(self._key(req), self.model, resp.text, resp.usage)
                     results[i] = finish(req, resp)
                     results[i].tag = req.tag
                     if on_result:
                         on_result(results[i])
         return results  # type: ignore[return-value]
 
+    def _guides(self, req: ChatRequest) -> bool:
+        return self.guided and supported(req.json_schema)
+
+    def _key(self, req: ChatRequest) -> str:
+        # A guided answer is not what free generation gives for the same request: they are cached apart.
+        return req.cache_key(self.model + ("#guided" if self._guides(req) else ""))
+
     def _prompt(self, req: ChatRequest) -> str:
         text, folded = render(self.tokenizer, req.messages, tokenize=False, add_generation_prompt=True)
         self.stats["system_folded"] += int(folded)
         return text
 
-    def _run(self, prompts: list[str], like: ChatRequest) -> list[ChatResponse]:
+    def _generate(self, texts: list[str], max_new: int, like: ChatRequest, stop=None):
+        """Per row: (new text, new tokens, whether the model ended its turn, prompt tokens)."""
         import torch
 
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         sample = like.temperature > 0
-        kwargs = {"do_sample": sample, "max_new_tokens": like.max_tokens, "pad_token_id": self.tokenizer.pad_token_id}
+        kwargs = {"do_sample": sample, "max_new_tokens": max_new, "pad_token_id": self.tokenizer.pad_token_id}
         if sample:
             kwargs["temperature"] = like.temperature
             if like.seed is not None:
                 torch.manual_seed(like.seed)
-        self.stats["sent"] += len(prompts)
+        start = enc["input_ids"].shape[1]
+        if stop is not None:
+            kwargs["stopping_criteria"] = _stop_when(stop, self.tokenizer, start)
         with torch.inference_mode():
             out = self.lm.generate(**enc, **kwargs)
-        new = out[:, enc["input_ids"].shape[1]:]
         eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
-        responses = []
-        for row, mask in zip(new, enc["attention_mask"], strict=True):
+        rows = []
+        for row, mask in zip(out[:, start:], enc["attention_mask"], strict=True):
             ids = row.tolist()
-            n = next((k + 1 for k, t in enumerate(ids) if t in eos), len(ids))
-            text = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
-            usage = {"prompt_tokens": int(mask.sum()), "completion_tokens": n}
-            responses.append(ChatResponse(text=text, usage=usage))
-        return responses
+            end = next((k for k, t in enumerate(ids) if t in eos), None)
+            n = len(ids) if end is None else end + 1
+            rows.append((self.tokenizer.decode(ids[:n], skip_special_tokens=True), n, end is not None,
+                         int(mask.sum())))
+        return rows
+
+    def _run(self, prompts: list[str], like: ChatRequest) -> list[ChatResponse]:
+        self.stats["sent"] += len(prompts)
+        return [ChatResponse(text=text, usage={"prompt_tokens": p, "completion_tokens": n})
+                for text, n, _, p in self._generate(prompts, like.max_tokens, like)]
+
+    def _run_guided(self, prompts: list[str], like: ChatRequest) -> list[ChatResponse]:
+        self.stats["sent"] += len(prompts)
+        lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+
+        def gen(texts, max_new, end):
+            return [(t, n, ended) for t, n, ended, _ in self._generate(texts, max_new, like, end)]
+
+        rows = guided_json(prompts, like.json_schema, like.max_tokens, gen)
+        return [ChatResponse(text=r.text, usage={"prompt_tokens": p, "completion_tokens": r.used}, error=r.error)
+                for r, p in zip(rows, lengths, strict=True)]
 
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
+
+
+def _stop_when(end, tokenizer, start: int):
+    """A stopping criterion that ends each row once `end` finds the end of the value in its new text."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _EndOfValue(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            texts = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+            return torch.tensor([end(t) is not None for t in texts], device=input_ids.device)
+
+    return StoppingCriteriaList([_EndOfValue()])

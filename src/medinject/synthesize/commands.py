@@ -22,6 +22,8 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N passages."),
         temperature: float = typer.Option(0.7, "--temperature", min=0, help="Sampling temperature."),
         max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Cap on output tokens (default: per kind)."),
+        max_chars: int = typer.Option(None, "--max-chars", min=1, help="Leave out passages longer than this "
+                                      "(counted in the summary); for small models."),
         rejected: Path = typer.Option(None, "--rejected", help="Rejected items (default: OUT.rejected.jsonl)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
         spec=None,
@@ -34,5 +36,5 @@ def register(app: typer.Typer) -> None:
         refuse_overwrite([passages, kinds_dir, spec.files.get("prices")], [out, rejected, spec.files.get("cache")])
         summary = run_synthesize(passages, out, spec, kinds=kinds.split(",") if kinds else None, kinds_dir=kinds_dir,
                                  per_passage=per_passage, limit=limit, temperature=temperature,
-                                 max_tokens=max_tokens, rejected_path=rejected, progress=not no_progress)
+                                 max_tokens=max_tokens, rejected_path=rejected, max_chars=max_chars, progress=not no_progress)
         typer.echo(format_summary(summary))

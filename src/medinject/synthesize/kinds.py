@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,13 +26,26 @@ class Kind:
     user: str  # with a {passage} field
     instruction: str | None = None
     max_tokens: int = 800
+    # Worked examples, each {passage: "...", item: {...}}, shown as earlier turns: a small model that answers
+    # the instructions with letters for options ("A": "B") writes an item after seeing one.
+    examples: tuple[dict[str, Any], ...] = ()
+
+    def messages(self, passage: str) -> list[dict[str, str]]:
+        turns = [{"role": "system", "content": self.system}]
+        for ex in self.examples:
+            turns += [{"role": "user", "content": self.user.format(passage=ex["passage"])},
+                      {"role": "assistant", "content": json.dumps(ex["item"], ensure_ascii=False)}]
+        return [*turns, {"role": "user", "content": self.user.format(passage=passage)}]
 
     def schema(self) -> dict[str, Any]:
         if self.task == "mcq":
             return {"type": "object", "required": ["question", "options", "answer"],
                     "properties": {"question": {"type": "string"},
-                                   "options": {"type": "object", "additionalProperties": {"type": "string"}},
-                                   "answer": {"type": "array", "items": {"type": "string"}, "minItems": 1}}}
+                                   # Named letters, so a local backend can write the skeleton (backends/guided.py).
+                                   "options": {"type": "object", "required": LETTERS5,
+                                               "properties": {L: {"type": "string"} for L in LETTERS5}},
+                                   "answer": {"type": "array", "items": {"type": "string", "maxLength": 3}, "minItems": 1,
+                                              "maxItems": 5}}}
         return {"type": "object", "required": ["question", "answer"],
                 "properties": {"question": {"type": "string"}, "answer": {"type": "string"}}}
 
@@ -50,9 +64,13 @@ def _parse(path: Path | str, text: str) -> Kind:
         raise InputError(path, f"task must be mcq or oeq, got {d['task']!r}", field="task")
     if "{passage}" not in d["user"]:
         raise InputError(path, "the user prompt has no {passage} field", field="user")
+    examples = d.get("examples") or []
+    for n, ex in enumerate(examples if isinstance(examples, list) else [None], 1):
+        if not (isinstance(ex, dict) and isinstance(ex.get("passage"), str) and isinstance(ex.get("item"), dict)):
+            raise InputError(path, f"example {n} needs a passage (text) and an item (mapping)", field="examples")
     return Kind(name=d["name"], version=d["version"], task=d["task"], context=bool(d.get("context", True)),
                 system=d["system"].strip(), user=d["user"], instruction=d.get("instruction"),
-                max_tokens=int(d.get("max_tokens", 800)))
+                max_tokens=int(d.get("max_tokens", 800)), examples=tuple(examples))
 
 
 def packaged_kinds() -> dict[str, Kind]:

@@ -18,6 +18,7 @@ from ..translate.translate import _backend
 from .kinds import LETTERS5, Kind, load_kinds, record_task
 
 _WS = re.compile(r"\s+")
+_LETTER = re.compile(r"[(\[]?[A-Fa-f][).\]]?")
 COPY_RATIO = 0.9  # similarity to the passage above which a text counts as copied through
 
 
@@ -66,6 +67,11 @@ def check_item(kind: Kind, obj: dict[str, Any], passage: str) -> tuple[str, str]
         norm = [_norm(v) for v in options.values()]
         if len(set(norm)) != len(norm):
             return "duplicate_options", "two options have the same text"
+        letters = [k for k, v in options.items() if _LETTER.fullmatch(v)]
+        # "A": "B", "B": "C"...: the model wrote labels, not answer choices. Three, since an item on blood
+        # groups may well offer "A" and "B".
+        if len(letters) >= 3:
+            return "letter_options", f"option(s) {', '.join(letters)} hold only a letter"
     else:
         answer_text = obj["answer"].strip()
         texts = [question, answer_text]
@@ -88,9 +94,7 @@ class Synthesizer:
 
     def request(self, item: Item) -> ChatRequest:
         k = item.kind
-        return ChatRequest(messages=[{"role": "system", "content": k.system},
-                                     {"role": "user", "content": k.user.format(passage=item.passage.text)}],
-                           max_tokens=self.max_tokens or k.max_tokens, temperature=self.temperature,
+        return ChatRequest(messages=k.messages(item.passage.text), max_tokens=self.max_tokens or k.max_tokens, temperature=self.temperature,
                            json_schema=k.schema(), seed=item.n, tag=item.id)
 
     def check(self, item: Item, resp: ChatResponse) -> Outcome:
@@ -132,13 +136,22 @@ def plan_items(passages: list[Passage], kinds: list[Kind], per_passage: int = 1)
 def run_synthesize(passages_path: str | Path, out_path: str | Path, backend: Backend | BackendSpec | dict, *,
                    kinds: list[str] | None = None, kinds_dir: str | Path | None = None, per_passage: int = 1,
                    limit: int | None = None, temperature: float = 0.7, max_tokens: int | None = None,
-                   rejected_path: str | Path | None = None, progress: bool = True, log=None) -> dict[str, Any]:
-    """Generate tasks of each kind from each passage into `out_path` (+ rejected file and summary). Resumable."""
+                   rejected_path: str | Path | None = None, max_chars: int | None = None, progress: bool = True,
+                   log=None) -> dict[str, Any]:
+    """Generate tasks of each kind from each passage into `out_path` (+ rejected file and summary). Resumable.
+
+    `max_chars` leaves out passages longer than that (before `limit` applies): a small model's cost grows
+    with the prompt, and its output degrades on long ones. They are counted in the summary."""
     passages = list(read_passages(passages_path))
+    too_long = 0
+    if max_chars:
+        kept = [p for p in passages if len(p.text) <= max_chars]
+        too_long, passages = len(passages) - len(kept), kept
     if limit:
         passages = passages[:limit]
     if not passages:
-        raise MedinjectError(f"{passages_path}: no passages")
+        raise MedinjectError(f"{passages_path}: no passages" + (f" of at most {max_chars} characters" if max_chars
+                                                                 else ""))
     chosen = load_kinds(kinds, kinds_dir)
     be, owned = _backend(backend)
     try:
@@ -146,6 +159,8 @@ def run_synthesize(passages_path: str | Path, out_path: str | Path, backend: Bac
         fingerprint = {"model": be.model, "kinds": {k.name: k.version for k in chosen}, "input": str(passages_path),
                        "input_sha256": sha256_file(passages_path), "limit": limit, "per_passage": per_passage,
                        "temperature": temperature, "max_tokens": max_tokens}
+        if max_chars:  # part of the fingerprint, so it is in the summary too
+            fingerprint.update(max_chars=max_chars, passages_too_long=too_long)
         return run_job(syn.job(fingerprint), plan_items(passages, chosen, per_passage), be, out_path,
                        rejected_path=rejected_path, progress=progress, log=log)
     finally:

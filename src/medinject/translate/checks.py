@@ -149,6 +149,9 @@ def check_translation(src: dict[str, Any], out: dict[str, Any]) -> tuple[str, st
     empty = [k for k, v in got.items() if not v.strip()]
     if empty:
         return "empty", f"empty field(s): {', '.join(empty)}"
+    same = _merged_options(src.get("options"), out.get("options"))
+    if same:
+        return "duplicate_options", f"options {same[0]} and {same[1]} have the same translation"
     fr_text = " ".join(got.values())
     if len(fr_text) >= LANG_MIN:
         lang = detect_language(fr_text)
@@ -172,6 +175,21 @@ def check_translation(src: dict[str, Any], out: dict[str, Any]) -> tuple[str, st
         parts = ([f"missing {', '.join(missing[:5])}"] if missing else []) + (
             [f"added {', '.join(extra[:5])}"] if extra else [])
         return "numbers", "; ".join(parts)
+    return None
+
+
+def _merged_options(src: Any, out: Any) -> tuple[str, str] | None:
+    """Two letters whose distinct source options came back as one text: the item lost an answer choice."""
+    if not isinstance(src, dict) or not isinstance(out, dict):
+        return None
+    seen: dict[str, str] = {}
+    for letter, text in out.items():
+        key = " ".join(str(text).casefold().split())
+        other = seen.get(key)
+        if other is not None and " ".join(str(src.get(other, "")).casefold().split()) != " ".join(
+                str(src.get(letter, "")).casefold().split()):
+            return other, letter
+        seen.setdefault(key, letter)
     return None
 
 

@@ -13,7 +13,7 @@ import yaml
 from ..backends import Backend, BackendSpec, ChatRequest, ChatResponse
 from ..backends.jobs import Job, Outcome, run_job
 from ..errors import InputError, MedinjectError
-from ..io import read_records, sha256_file
+from ..io import read_records, read_text, sha256_file
 from ..records import Record
 from .checks import (
     apply_translation,
@@ -32,19 +32,46 @@ class Prompt:
     system: str
     user: str
     retry: str = ""
+    # Worked examples, each {source: {...}, translation: {...}}, shown as earlier turns of the conversation:
+    # a small model that copies its input through when only told to translate does translate after one.
+    examples: tuple[dict[str, Any], ...] = ()
+
+    def messages(self, src: dict[str, Any]) -> list[dict[str, str]]:
+        turns = [{"role": "system", "content": self.system}]
+        for ex in self.examples:
+            turns += [{"role": "user", "content": self.user.format(payload=_dump(ex["source"]))},
+                      {"role": "assistant", "content": json.dumps(ex["translation"], ensure_ascii=False)}]
+        return [*turns, {"role": "user", "content": self.user.format(payload=_dump(src))}]
+
+
+def _dump(src: dict[str, Any]) -> str:
+    return json.dumps(src, ensure_ascii=False, indent=1)
+
+
+def packaged_prompts() -> list[str]:
+    root = resources.files("medinject") / "prompts_files" / "translate"
+    return sorted(f.name.removesuffix(".fr.yaml") for f in root.iterdir() if f.name.endswith(".fr.yaml"))
 
 
 def load_prompt(name: str, path: str | Path | None = None) -> Prompt:
-    """A versioned prompt: `path` if given, else `prompts_files/translate/<name>.fr.yaml` from the package."""
+    """A versioned prompt: the file `path`, or the packaged prompt `path` names (`record-fewshot`), or else
+    the packaged `prompts_files/translate/<name>.fr.yaml`."""
+    if path is not None and not Path(path).is_file() and str(path) in packaged_prompts():
+        name, path = str(path), None
     if path is not None:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_text(path, what="prompt file")
     else:
         text = (resources.files("medinject") / "prompts_files" / "translate" / f"{name}.fr.yaml").read_text("utf-8")
     d = yaml.safe_load(text)
     missing = [k for k in ("version", "system", "user") if not d.get(k)]
     if missing:
         raise InputError(path or name, f"prompt file lacks {', '.join(missing)}", field=missing[0])
-    return Prompt(d["version"], d["system"].strip(), d["user"], d.get("retry", ""))
+    examples = d.get("examples") or []
+    for n, ex in enumerate(examples if isinstance(examples, list) else [None], 1):
+        if not (isinstance(ex, dict) and isinstance(ex.get("source"), dict) and isinstance(ex.get("translation"), dict)):
+            raise InputError(path or name, f"example {n} needs a source and a translation, each a mapping",
+                             field="examples")
+    return Prompt(d["version"], d["system"].strip(), d["user"], d.get("retry", ""), tuple(examples))
 
 
 def max_tokens_for(src: dict[str, Any]) -> int:
@@ -62,9 +89,7 @@ class RecordTranslator:
 
     def request(self, record: Record) -> ChatRequest:
         src = payload(record)
-        user = self.prompt.user.format(payload=json.dumps(src, ensure_ascii=False, indent=1))
-        return ChatRequest(messages=[{"role": "system", "content": self.prompt.system},
-                                     {"role": "user", "content": user}],
+        return ChatRequest(messages=self.prompt.messages(src),
                            max_tokens=self.max_tokens or max_tokens_for(src), temperature=self.temperature,
                            json_schema=schema_for(src), tag=record.id)
 
