@@ -115,9 +115,9 @@ def test_user_kind_from_a_folder(passages, tmp_path, run_cli):
 
 def test_a_kind_with_a_worked_example_shows_it_before_the_passage(tmp_path):
     from medinject.errors import InputError
+    from medinject.records import Passage
     from medinject.synthesize import Synthesizer
     from medinject.synthesize.synthesize import Item
-    from medinject.records import Passage
 
     (few,) = load_kinds(["mcq-fewshot"])
     assert few.task == "mcq" and len(few.examples) == 1

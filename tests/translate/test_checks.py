@@ -62,7 +62,8 @@ def test_a_prompt_with_worked_examples_shows_them_as_earlier_turns(tmp_path):
     assert fewshot.version.startswith("translate-record-fewshot") and len(fewshot.examples) == 1
     msgs = RecordTranslator("m", prompt=fewshot).request(EN).messages
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
-    assert '"Asthme"' in msgs[2]["content"] and "warfarin" in msgs[3]["content"] and "warfarin" not in msgs[1]["content"]
+    assert '"Asthme"' in msgs[2]["content"] and "warfarin" in msgs[3]["content"]
+    assert "warfarin" not in msgs[1]["content"]
     bad = tmp_path / "p.yaml"
     bad.write_text("version: v\nsystem: s\nuser: '{payload}'\nexamples: [{source: {question: q}}]\n")
     from medinject.errors import InputError

@@ -44,7 +44,8 @@ class Kind:
                                    # Named letters, so a local backend can write the skeleton (backends/guided.py).
                                    "options": {"type": "object", "required": LETTERS5,
                                                "properties": {L: {"type": "string"} for L in LETTERS5}},
-                                   "answer": {"type": "array", "items": {"type": "string", "maxLength": 3}, "minItems": 1,
+                                   "answer": {"type": "array", "items": {"type": "string", "maxLength": 3},
+                                              "minItems": 1,
                                               "maxItems": 5}}}
         return {"type": "object", "required": ["question", "answer"],
                 "properties": {"question": {"type": "string"}, "answer": {"type": "string"}}}

@@ -94,8 +94,8 @@ class Synthesizer:
 
     def request(self, item: Item) -> ChatRequest:
         k = item.kind
-        return ChatRequest(messages=k.messages(item.passage.text), max_tokens=self.max_tokens or k.max_tokens, temperature=self.temperature,
-                           json_schema=k.schema(), seed=item.n, tag=item.id)
+        return ChatRequest(messages=k.messages(item.passage.text), max_tokens=self.max_tokens or k.max_tokens,
+                           temperature=self.temperature, json_schema=k.schema(), seed=item.n, tag=item.id)
 
     def check(self, item: Item, resp: ChatResponse) -> Outcome:
         if resp.text is None:

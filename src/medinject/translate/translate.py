@@ -68,7 +68,8 @@ def load_prompt(name: str, path: str | Path | None = None) -> Prompt:
         raise InputError(path or name, f"prompt file lacks {', '.join(missing)}", field=missing[0])
     examples = d.get("examples") or []
     for n, ex in enumerate(examples if isinstance(examples, list) else [None], 1):
-        if not (isinstance(ex, dict) and isinstance(ex.get("source"), dict) and isinstance(ex.get("translation"), dict)):
+        if not (isinstance(ex, dict) and isinstance(ex.get("source"), dict)
+                and isinstance(ex.get("translation"), dict)):
             raise InputError(path or name, f"example {n} needs a source and a translation, each a mapping",
                              field="examples")
     return Prompt(d["version"], d["system"].strip(), d["user"], d.get("retry", ""), tuple(examples))
