@@ -129,3 +129,15 @@ def test_a_kind_with_a_worked_example_shows_it_before_the_passage(tmp_path):
                                      "examples: [{passage: texte}]\n")
     with pytest.raises(InputError, match="example 1 needs a passage"):
         load_kinds(["k"], tmp_path)
+
+
+def test_a_worked_example_handed_back_is_rejected():
+    from medinject.synthesize.synthesize import copied_example
+
+    (few,) = load_kinds(["mcq-fewshot"])
+    ex = few.examples[0]["item"]
+    assert copied_example(few, {**MCQ, "question": ex["question"].upper()}) == (
+        "copied_example", "the question of worked example 1")
+    two = {**OPTIONS, "A": ex["options"]["A"], "C": ex["options"]["D"]}
+    assert copied_example(few, {**MCQ, "options": two}) == ("copied_example", "options of worked example 1")
+    assert copied_example(few, MCQ) is None

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from medinject.records import Origin, Record, Task
@@ -70,3 +72,18 @@ def test_a_prompt_with_worked_examples_shows_them_as_earlier_turns(tmp_path):
 
     with pytest.raises(InputError, match="example 1 needs a source and a translation"):
         load_prompt("record", bad)
+
+
+def test_a_worked_example_handed_back_is_rejected():
+    from medinject.backends import ChatResponse
+    from medinject.translate import RecordTranslator, load_prompt
+
+    tr = RecordTranslator("m", prompt=load_prompt("record", "record-fewshot"))
+    example = tr.prompt.examples[0]["translation"]
+    out = {"question": FR["question"], "options": {**FR["options"], "A": example["options"]["D"],
+                                                  "B": example["options"]["B"]}}
+    outcome = tr.check(EN, ChatResponse(text=json.dumps(out), parsed=out))
+    assert (outcome.reason, outcome.detail) == ("copied_example", "options.A is the translation of worked example 1")
+    # "Pneumonia" is the example's option B too: translating it the same way is not a copy.
+    out = {"question": FR["question"], "options": {**FR["options"], "B": example["options"]["B"]}}
+    assert tr.check(EN, ChatResponse(text=json.dumps(out), parsed=out)).accepted

@@ -88,6 +88,20 @@ def check_item(kind: Kind, obj: dict[str, Any], passage: str) -> tuple[str, str]
     return None
 
 
+def copied_example(kind: Kind, obj: dict[str, Any]) -> tuple[str, str] | None:
+    """A small model shown a worked example tends to hand it back for every passage: the question, or two
+    or more options, of an example repeated make the item a copy, not a task about the passage."""
+    for n, ex in enumerate(kind.examples, 1):
+        item = ex["item"]
+        if _norm(str(obj.get("question", ""))) == _norm(str(item.get("question", ""))):
+            return "copied_example", f"the question of worked example {n}"
+        theirs = {_norm(str(v)) for v in (item.get("options") or {}).values()}
+        ours = [_norm(str(v)) for v in (obj.get("options") or {}).values()]
+        if sum(o in theirs for o in ours) >= 2:
+            return "copied_example", f"options of worked example {n}"
+    return None
+
+
 class Synthesizer:
     def __init__(self, model: str, kinds: list[Kind], *, temperature: float = 0.7, max_tokens: int | None = None):
         self.model, self.kinds, self.temperature, self.max_tokens = model, kinds, temperature, max_tokens
@@ -103,7 +117,7 @@ class Synthesizer:
         if resp.error:
             reason, _, detail = resp.error.partition(": ")
             return Outcome(reason=reason, detail=detail, raw=resp.text)
-        problem = check_item(item.kind, resp.parsed, item.passage.text)
+        problem = check_item(item.kind, resp.parsed, item.passage.text) or copied_example(item.kind, resp.parsed)
         if problem:
             return Outcome(reason=problem[0], detail=problem[1], raw=resp.text)
         return Outcome(records=[self.to_record(item, resp)])

@@ -49,10 +49,10 @@ def schema_for(src: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": list(src), "additionalProperties": False}
 
 
-def _leaves(d: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+def leaves(d: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
     for k, v in d.items():
         if isinstance(v, dict):
-            yield from _leaves(v, f"{prefix}{k}.")
+            yield from leaves(v, f"{prefix}{k}.")
         else:
             yield f"{prefix}{k}", str(v)
 
@@ -144,8 +144,8 @@ def labelled_options(options: dict[str, str]) -> list[str]:
 
 def check_translation(src: dict[str, Any], out: dict[str, Any]) -> tuple[str, str] | None:
     """(reason, detail) for the first failed check, or None. `out` already matches `schema_for(src)`."""
-    pairs = dict(_leaves(src))
-    got = dict(_leaves(out))
+    pairs = dict(leaves(src))
+    got = dict(leaves(out))
     empty = [k for k, v in got.items() if not v.strip()]
     if empty:
         return "empty", f"empty field(s): {', '.join(empty)}"

@@ -80,6 +80,23 @@ def max_tokens_for(src: dict[str, Any]) -> int:
     return int(len(json.dumps(src, ensure_ascii=False)) / 2.5) + 128
 
 
+def copied_example(examples, src: dict[str, Any], out: dict[str, Any]) -> tuple[str, str] | None:
+    """A field that came back as a worked example's translation when its source differs from the example's
+    source: a small model hands the example back instead of translating (SmolLM2-135M began 3 of 16 MMLU
+    questions with a paraphrase of the example's; exact copies are what this catches)."""
+    from .checks import leaves
+
+    got = dict(leaves(out))
+    for n, ex in enumerate(examples, 1):
+        ex_src, ex_out = dict(leaves(ex["source"])), dict(leaves(ex["translation"]))
+        theirs = {" ".join(v.casefold().split()): k for k, v in ex_out.items()}
+        for key, text in got.items():
+            k = theirs.get(" ".join(text.casefold().split()))
+            if k is not None and ex_src.get(k, "").casefold() != str(dict(leaves(src)).get(key, "")).casefold():
+                return "copied_example", f"{key} is the translation of worked example {n}"
+    return None
+
+
 class RecordTranslator:
     """The translation job's parts: the request for a record, the checks on an answer, the one retry."""
 
@@ -113,7 +130,7 @@ class RecordTranslator:
         if wrong:
             detail = "; ".join(f"option {a} starts with the label of option {b}" for a, b in wrong)
             return Outcome(reason="option_label", detail=detail, raw=resp.text)
-        problem = check_translation(src, parsed)
+        problem = check_translation(src, parsed) or copied_example(self.prompt.examples, src, parsed)
         if problem:
             return Outcome(reason=problem[0], detail=problem[1], raw=resp.text)
         meta = {"stage": "translate", "model": self.model, "prompt_version": self.prompt.version,
