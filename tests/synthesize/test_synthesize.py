@@ -141,3 +141,41 @@ def test_a_worked_example_handed_back_is_rejected():
     two = {**OPTIONS, "A": ex["options"]["A"], "C": ex["options"]["D"]}
     assert copied_example(few, {**MCQ, "options": two}) == ("copied_example", "options of worked example 1")
     assert copied_example(few, MCQ) is None
+
+
+def test_pooled_distractors_are_other_items_answers(passages, tmp_path):
+    """A pooled kind asks for a question and its answer; the wrong options are the other items' answers."""
+    (pooled,) = load_kinds(["mcq-pooled"])
+    assert pooled.schema()["required"] == ["question", "answer"] and not pooled.writes_options
+    plist = [json.loads(line) for line in passages.read_text().splitlines()]
+    answer_of = {p["text"]: f"Réponse numéro {n} sur le traitement" for n, p in enumerate(plist)}
+
+    def reply(body):
+        user = body["messages"][-1]["content"]
+        text = next(t for t in answer_of if t in user)
+        return json.dumps({"question": f"Quelle est la conduite à tenir devant ce cas clinique {len(text)} ?",
+                           "answer": answer_of[text]}, ensure_ascii=False)
+
+    with FakeChatServer(reply) as server:
+        spec = BackendSpec(kind="openai", model="m", base_url=server.base_url, cache="off")
+        s = run_synthesize(passages, tmp_path / "syn.jsonl", spec, kinds=["mcq-pooled"], progress=False)
+    out = load_records(tmp_path / "syn.jsonl")
+    assert s["accepted"] == len(out) == len(plist) and s["distractors"]["kinds"] == ["mcq-pooled"]
+    answers = set(answer_of.values())
+    letters = set()
+    for r in out:
+        assert r.task.value == "mcqu" and list(r.options) == list("ABCDE") and len(set(r.options.values())) == 5
+        assert set(r.options.values()) <= answers and r.options[r.answer[0]] == r.meta["answer_text"]
+        letters.add(r.answer[0])
+    assert len(letters) > 1  # the correct position is drawn, not fixed
+    summary = json.loads((tmp_path / "syn.summary.json").read_text())
+    assert summary["records"] == len(out)
+    # Again, deterministically; with too few answers in the pool, every item is left out and counted.
+    from medinject.records import Task
+    from medinject.synthesize.distractors import pooled_mcq
+
+    raw = [r.model_copy(update={"task": Task.OEQ, "options": {}, "answer": r.meta["answer_text"]}) for r in out]
+    again, _ = pooled_mcq(raw, {"mcq-pooled"})
+    assert [r.options for r in again] == [r.options for r in out]
+    few, rejected = pooled_mcq(raw[:4], {"mcq-pooled"})
+    assert few == [] and rejected == {"too_few_answers": 4}

@@ -29,6 +29,13 @@ class Kind:
     # Worked examples, each {passage: "...", item: {...}}, shown as earlier turns: a small model that answers
     # the instructions with letters for options ("A": "B") writes an item after seeing one.
     examples: tuple[dict[str, Any], ...] = ()
+    # "pool": the model writes a question and its answer; the four wrong options are other items' answers
+    # (distractors.py). Only for task mcq.
+    distractors: str | None = None
+
+    @property
+    def writes_options(self) -> bool:
+        return self.task == "mcq" and self.distractors is None
 
     def messages(self, passage: str) -> list[dict[str, str]]:
         turns = [{"role": "system", "content": self.system}]
@@ -38,7 +45,7 @@ class Kind:
         return [*turns, {"role": "user", "content": self.user.format(passage=passage)}]
 
     def schema(self) -> dict[str, Any]:
-        if self.task == "mcq":
+        if self.writes_options:
             return {"type": "object", "required": ["question", "options", "answer"],
                     "properties": {"question": {"type": "string"},
                                    # Named letters, so a local backend can write the skeleton (backends/guided.py).
@@ -69,9 +76,12 @@ def _parse(path: Path | str, text: str) -> Kind:
     for n, ex in enumerate(examples if isinstance(examples, list) else [None], 1):
         if not (isinstance(ex, dict) and isinstance(ex.get("passage"), str) and isinstance(ex.get("item"), dict)):
             raise InputError(path, f"example {n} needs a passage (text) and an item (mapping)", field="examples")
+    if d.get("distractors") not in (None, "pool") or d.get("distractors") and d["task"] != "mcq":
+        raise InputError(path, "distractors can only be pool, and only for task mcq", field="distractors")
     return Kind(name=d["name"], version=d["version"], task=d["task"], context=bool(d.get("context", True)),
                 system=d["system"].strip(), user=d["user"], instruction=d.get("instruction"),
-                max_tokens=int(d.get("max_tokens", 800)), examples=tuple(examples))
+                max_tokens=int(d.get("max_tokens", 800)), examples=tuple(examples),
+                distractors=d.get("distractors"))
 
 
 def packaged_kinds() -> dict[str, Kind]:
@@ -99,6 +109,6 @@ def load_kinds(names: list[str] | None = None, extra_dir: str | Path | None = No
 
 
 def record_task(kind: Kind, answer: list[str] | str) -> Task:
-    if kind.task == "oeq":
+    if kind.task == "oeq" or not kind.writes_options:  # pooled kinds become MCQU once their options are drawn
         return Task.OEQ
     return Task.MCQU if len(answer) == 1 else Task.MCQ

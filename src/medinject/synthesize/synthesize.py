@@ -51,7 +51,7 @@ def copied(text: str, passage: str) -> bool:
 def check_item(kind: Kind, obj: dict[str, Any], passage: str) -> tuple[str, str] | None:
     """(reason, detail) for an output that cannot become a record, else None. `obj` matches `kind.schema()`."""
     question = obj["question"].strip()
-    if kind.task == "mcq":
+    if kind.writes_options:
         options = {str(k).strip().upper(): str(v).strip() for k, v in obj["options"].items()}
         answer = [str(a).strip().upper() for a in obj["answer"]]
         texts = [question, *options.values()]
@@ -124,7 +124,7 @@ class Synthesizer:
 
     def to_record(self, item: Item, resp: ChatResponse) -> Record:
         obj, k, p = resp.parsed, item.kind, item.passage
-        if k.task == "mcq":
+        if k.writes_options:
             options = {L: str(obj["options"][L]).strip() for L in LETTERS5}
             answer: list[str] | str = [str(a).strip().upper() for a in obj["answer"]]
         else:
@@ -175,8 +175,29 @@ def run_synthesize(passages_path: str | Path, out_path: str | Path, backend: Bac
                        "temperature": temperature, "max_tokens": max_tokens}
         if max_chars:  # part of the fingerprint, so it is in the summary too
             fingerprint.update(max_chars=max_chars, passages_too_long=too_long)
-        return run_job(syn.job(fingerprint), plan_items(passages, chosen, per_passage), be, out_path,
-                       rejected_path=rejected_path, progress=progress, log=log)
+        summary = run_job(syn.job(fingerprint), plan_items(passages, chosen, per_passage), be, out_path,
+                          rejected_path=rejected_path, progress=progress, log=log)
     finally:
         if owned:
             be.close()
+    pooled = {k.name for k in chosen if k.distractors == "pool"}
+    return _draw_distractors(summary, out_path, pooled) if pooled else summary
+
+
+def _draw_distractors(summary: dict[str, Any], out_path: str | Path, kinds: set[str]) -> dict[str, Any]:
+    """Turn the pooled kinds' question-answer records into MCQs, in place, and account for those left out."""
+    from ..backends.jobs import sidecar_paths
+    from ..io import load_records, write_json, write_records
+    from .distractors import pooled_mcq
+
+    records, rejected = pooled_mcq(load_records(out_path), kinds)
+    write_records(out_path, records)
+    reasons = dict(summary["rejected_by_reason"])
+    for reason, n in rejected.items():
+        reasons[reason] = reasons.get(reason, 0) + n
+    left_out = sum(rejected.values())
+    summary = {**summary, "accepted": summary["accepted"] - left_out, "rejected": summary["rejected"] + left_out,
+               "records": len(records), "rejected_by_reason": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+               "distractors": {"kinds": sorted(kinds), "drawn_from": "answers of the other items of the kind"}}
+    write_json(sidecar_paths(Path(out_path))[1], summary)
+    return summary
