@@ -14,6 +14,7 @@ from ..errors import InputError, MedinjectError
 from ..records import Task
 
 LETTERS5 = ["A", "B", "C", "D", "E"]
+ANSWER_MAX_CHARS = 120  # a pooled kind's answer, which other items show as an option
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,11 @@ class Kind:
                                    "answer": {"type": "array", "items": {"type": "string", "maxLength": 3},
                                               "minItems": 1,
                                               "maxItems": 5}}}
+        # A pooled kind's answers become the options of other items: short ones, or an item outgrows the
+        # training length (SmolLM2's answers ran to whole sentences of the passage, measured).
+        answer = {"type": "string", "maxLength": ANSWER_MAX_CHARS} if self.distractors else {"type": "string"}
         return {"type": "object", "required": ["question", "answer"],
-                "properties": {"question": {"type": "string"}, "answer": {"type": "string"}}}
+                "properties": {"question": {"type": "string"}, "answer": answer}}
 
 
 def _parse(path: Path | str, text: str) -> Kind:
