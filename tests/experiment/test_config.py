@@ -110,3 +110,28 @@ def test_line_dicts_keep_key_lines(tmp_path):
 def test_shipped_experiment_configs_load(name):
     exp = load_experiment(REPO / "configs" / name)
     assert exp.mix.configs == ["NAT", "TRAD", "SYN", "NAT-TRAD", "NAT-SYN", "TRAD-SYN", "ALL"]
+
+
+def test_a_new_prompt_version_invalidates_the_llm_jobs_made_with_the_old_one(tmp_path):
+    """Finished translation and synthesis nodes are keyed by their prompts' versions, so editing a kind file
+    or choosing another translation prompt reruns the job instead of reusing stale records."""
+    import yaml as _yaml
+
+    from medinject.experiment.config import load_experiment
+    from medinject.experiment.graph import build_nodes
+
+    kinds = tmp_path / "kinds"
+    kinds.mkdir()
+    kind = {"name": "mine", "version": "v1", "task": "oeq", "system": "s", "user": "Texte : {passage}"}
+    (kinds / "mine.yaml").write_text(_yaml.safe_dump(kind))
+    exp = load_experiment(REPO / "configs" / "cpu-study.yaml")
+    exp.synthesize[0].options.update(kinds=["mine"], kinds_dir=str(kinds))
+
+    def settings():
+        nodes = {n.name: n for n in build_nodes(exp)}
+        return nodes["synthesize/e3c-syn"].settings["kinds"], nodes["translate/mmlu-fr"].settings["prompt"]
+
+    assert settings() == ({"mine": "v1"}, "translate-record-fewshot-fr-v1")
+    (kinds / "mine.yaml").write_text(_yaml.safe_dump({**kind, "version": "v2"}))
+    exp.translate[1].options.pop("prompt_file")
+    assert settings() == ({"mine": "v2"}, "translate-record-fr-v1")

@@ -53,12 +53,14 @@ def build_nodes(exp: Experiment) -> list[Node]:
                           settings=s.model_dump(mode="json"), files=[input_ref(exp, s.path)], describe=what))
     for j in exp.translate:
         nodes.append(Node(f"translate/{j.name}", "translate", partial(stages.translate, j),
-                          settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend)},
+                          settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend),
+                                    "prompt": _prompt_version(j.options)},
                           deps=[f"ingest/{j.input}"], describe=f"{j.input} to French with {_llm(exp, j.backend)}",
                           uses=[j.backend]))
     for j in exp.synthesize:
         nodes.append(Node(f"synthesize/{j.name}", "synthesize", partial(stages.synthesize, j),
-                          settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend)},
+                          settings={**j.model_dump(mode="json"), "backend": backend_settings(exp, j.backend),
+                                    "kinds": _kind_versions(j.options)},
                           deps=[f"ingest/{j.passages}"],
                           describe=f"tasks from {j.passages} with {_llm(exp, j.backend)}", uses=[j.backend]))
     producers = {n.name.split("/", 1)[1]: n.name for n in nodes}
@@ -118,3 +120,18 @@ def build_nodes(exp: Experiment) -> list[Node]:
                       deps=report_deps, describe="tables, plots: HTML, Markdown, CSV"))
     return nodes
 
+
+
+# A finished translation or synthesis stays valid only for the prompts it was made with: their versions are part
+# of the node's settings, so a new prompt (packaged or the user's) reruns the job instead of reusing stale records.
+def _prompt_version(options: dict) -> str:
+    from ..translate.translate import load_prompt
+
+    return load_prompt("record", options.get("prompt_file")).version
+
+
+def _kind_versions(options: dict) -> dict[str, str]:
+    from ..synthesize.kinds import load_kinds
+
+    kinds = options.get("kinds")
+    return {k.name: k.version for k in load_kinds(kinds if isinstance(kinds, list) else None, options.get("kinds_dir"))}
