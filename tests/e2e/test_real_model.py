@@ -81,7 +81,8 @@ def test_the_folder_loads_offline_as_a_plain_transformers_model(real_model, monk
 
 
 def test_real_model_command_builds_an_offline_folder(tmp_path):
-    """The done-when of `medinject real-model`, as a user runs it: one line out, and a folder that transformers loads offline with SmolLM2-135M's parameter count."""
+    """The done-when of `medinject real-model`, as a user runs it: one line out, and a folder that
+    transformers loads offline with SmolLM2-135M's parameter count."""
     import os
     import subprocess
     import sys
