@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import typer
@@ -88,10 +87,6 @@ def _new_outputs(action: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # The libraries' own bars (transformers' "Loading weights", GGUF dequantising) are per file and per
-    # load: on a study's terminal they bury medinject's one bar per stage. Set before they are imported;
-    # a user who wants them sets the variable to 0.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     _register()
     from .logs import hoist
 
