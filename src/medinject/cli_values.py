@@ -28,6 +28,7 @@ CompareTest = Literal["bootstrap", "permutation"]
 CompareMetric = Literal["em", "hamming", "bleu", "chrf", "rouge2", "meteor", "bertscore_f1"]
 Pairwise = Literal["first", "all", "none"]
 JudgeLang = Literal["fr", "en"]
+JudgeVerdict = Literal["free", "constrained"]
 Scale = Literal["graded", "binary"]
 KrippendorffLevel = Literal["nominal", "ordinal", "interval"]
 
@@ -46,7 +47,7 @@ RANGES: dict[str, tuple[float, bool]] = {
 # Closed sets of the same `options:` blocks (`modes` is a list of decoding modes there).
 CHOICES: dict[str, tuple[str, ...]] = {
     "dtype": get_args(Dtype), "engine": get_args(Engine), "pairwise": get_args(Pairwise), "mode": get_args(EvalMode),
-    "lang": get_args(JudgeLang), "modes": DECODING_MODES,
+    "lang": get_args(JudgeLang), "modes": DECODING_MODES, "verdict": get_args(JudgeVerdict),
 }
 
 

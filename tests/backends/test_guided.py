@@ -84,3 +84,35 @@ def test_the_local_backend_returns_schema_valid_json_from_a_random_model(toy_mod
     free = make_backend("transformers", str(toy_model), cache=tmp_path / "c.sqlite", device="cpu", guided=False)
     assert all(r.parsed is None and r.error.startswith("invalid_json") for r in free.generate(reqs))
     assert free.stats["cached"] == 0  # guided answers are cached apart from free ones
+
+
+def test_an_enum_value_is_chosen_or_checked():
+    schema = {"type": "object", "properties": {"verdict": {"type": "string", "enum": ["0", "1"]}},
+              "required": ["verdict"]}
+    assert supported(schema) and not supported({"type": "string", "enum": []})
+    picked = []
+
+    def choose(texts, choices):
+        picked.append((texts, choices))
+        return [(1, 2), (0, 2)]
+
+    gen, calls = scripted([])
+    rows = guided_json(["P1", "P2"], schema, 8, gen, choose)
+    assert [json.loads(r.text) for r in rows] == [{"verdict": "1"}, {"verdict": "0"}] and calls == []
+    # The model is offered each value with its closing quote, where a JSON string ends.
+    assert picked == [(['P1{"verdict": "', 'P2{"verdict": "'], ['0"', '1"'])]
+    # Without a chooser the value is generated freely and must be one of the allowed ones.
+    gen, _ = scripted([[('La"', False), ('1"', False)]])
+    rows = guided_json(["P1", "P2"], schema, 8, gen)
+    assert rows[0].error == "not_allowed: verdict is none of 0, 1" and json.loads(rows[1].text) == {"verdict": "1"}
+
+
+def test_the_local_backend_keeps_a_random_model_inside_the_enum(toy_model):
+    # Choices that share a first token ("1", "10") and one of several tokens ("égalité") all stay reachable.
+    choices = ["1", "10", "égalité", "B"]
+    schema = {"type": "object", "properties": {"v": {"type": "string", "enum": choices}}, "required": ["v"]}
+    reqs = [ChatRequest(messages=[{"role": "user", "content": f"Choisissez {i} " * (i + 1)}], max_tokens=8,
+                        json_schema=schema, temperature=1.0, seed=i) for i in range(12)]
+    out = make_backend("transformers", str(toy_model), cache=False, batch_size=4, device="cpu").generate(reqs)
+    assert all(r.error is None and r.parsed["v"] in choices for r in out)
+    assert all(r.usage["completion_tokens"] >= 1 for r in out)

@@ -156,3 +156,22 @@ def test_paper_judge_asks_one_greedy_token_with_the_first_user_message(tmp_path,
     assert summary["judge"]["prompts"]["paper"] == {"version": "paper-en-v1", "lang": "en",
                                                     "parser": "first_standalone_binary", "max_tokens": 1,
                                                     "temperature": 0.0}
+
+
+def test_a_constrained_judge_parses_every_verdict_of_a_random_local_model(make_answers, toy_model):
+    # A random-weight model never writes a `Verdict:` line; held to the scale by the backend, it always answers.
+    from medinject.backends import make_backend
+
+    answers = make_answers({"base": [3, 8], "x": [5, 2]})
+    be = make_backend("transformers", str(toy_model), cache=False, device="cpu")
+    free, free_pairs = judge_answers(answers, be, modes=("binary",), pairwise="first", max_tokens=6, progress=False)
+    assert {v["status"] for v in free + free_pairs} == {"unparseable"}
+    verdicts, pairs = judge_answers(answers, be, modes=("binary", "graded"), pairwise="first", max_tokens=6,
+                                    verdict="constrained", progress=False)
+    assert len(verdicts) == 8 and len(pairs) == 4
+    assert all(v["status"] == "ok" for v in verdicts + pairs)
+    assert {v["score"] for v in verdicts if v["mode"] == "binary"} <= {0, 1}
+    assert {v["score"] for v in verdicts if v["mode"] == "graded"} <= set(range(1, 11))
+    assert {p["verdict"] for p in pairs} <= {"A", "B", "tie"}
+    with pytest.raises(MedinjectError, match="verdict must be one of"):
+        judge_answers(answers, be, modes=("binary",), verdict="forced", progress=False)

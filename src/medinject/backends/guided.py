@@ -8,7 +8,9 @@ it closes the string, escapes what it wrote, appends `", "options": {"A": "` and
 JSON with exactly the schema's keys by construction, and what is left to check is the content.
 
 Each value is one batched `generate` call over the rows still alive; a row whose value runs out of tokens is
-dropped with a `truncated` error naming the field. Schemas outside this subset fall back to free generation.
+dropped with a `truncated` error naming the field. A string with an `enum` (a judge's verdict) is picked among
+its values by a `Choose` call, which only lets the model write tokens that stay inside one of them; without
+one, the value is generated and checked. Schemas outside this subset fall back to free generation.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+# Bumped whenever the decoder writes differently for the same request: cached guided answers are keyed by it.
+VERSION = 2
+
 # A generator: (texts to continue, max new tokens, stop test on the text generated so far) ->
 # per row, (generated text, tokens used, whether the model ended its turn).
 Generate = Callable[[list[str], int, Callable[[str], int | None]], list[tuple[str, int, bool]]]
+# A constrained choice: (texts to continue, the allowed continuations) -> per row, (the index of the one the
+# model wrote, tokens used).
+Choose = Callable[[list[str], list[str]], list[tuple[int, int]]]
 
 
 @dataclass
@@ -36,7 +44,8 @@ def supported(schema: dict[str, Any] | None) -> bool:
         return False
     kind = schema.get("type")
     if kind == "string":
-        return True
+        enum = schema.get("enum")
+        return enum is None or (bool(enum) and all(isinstance(v, str) and v for v in enum))
     if kind == "array":
         return (schema.get("items") or {}).get("type") == "string"
     if kind == "object":
@@ -68,7 +77,7 @@ def _decode_string(raw: str) -> str:
 
 
 def _value(rows: list[Row], schema: dict[str, Any], where: str, prompts: list[str], budget: int,
-           gen: Generate) -> None:
+           gen: Generate, choose: Choose | None = None) -> None:
     kind = schema["type"]
     if kind == "object":
         props = schema["properties"]
@@ -76,15 +85,23 @@ def _value(rows: list[Row], schema: dict[str, Any], where: str, prompts: list[st
         _append(rows, "{")
         for n, key in enumerate(keys):
             _append(rows, (", " if n else "") + json.dumps(key, ensure_ascii=False) + ": ")
-            _value(rows, props[key], f"{where}/{key}" if where else key, prompts, budget, gen)
+            _value(rows, props[key], f"{where}/{key}" if where else key, prompts, budget, gen, choose)
         _append(rows, "}")
         return
     if kind == "array":
-        _array(rows, schema, where, prompts, budget, gen)
+        _array(rows, schema, where, prompts, budget, gen, choose)
         return
     _append(rows, '"')
     alive = _alive(rows)
     if not alive:
+        return
+    if "enum" in schema and choose is not None:
+        # Each value as written in JSON with its closing quote: the model weighs "1" against "10" at the
+        # quote, where a JSON string ends, rather than against an end of turn it would not write there.
+        spelled = [json.dumps(v, ensure_ascii=False)[1:] for v in schema["enum"]]
+        for i, (k, used) in zip(alive, choose([prompts[i] + rows[i].text for i in alive], spelled), strict=True):
+            rows[i].used += used
+            rows[i].text += spelled[k]
         return
     room = _room(rows, alive, budget)
     if "maxLength" in schema:  # a token writes at least one character: a short field needs few
@@ -99,11 +116,14 @@ def _value(rows: list[Row], schema: dict[str, Any], where: str, prompts: list[st
         if cut is None or row.used > budget or len(text[:cut]) > schema.get("maxLength", len(text)):
             row.error = f"truncated: max_tokens reached inside {where or 'the value'}"
             continue
+        if "enum" in schema and _decode_string(text[:cut]) not in schema["enum"]:
+            row.error = f"not_allowed: {where or 'the value'} is none of {', '.join(schema['enum'])}"
+            continue
         row.text += json.dumps(_decode_string(text[:cut]), ensure_ascii=False)[1:]  # the closing quote included
 
 
 def _array(rows: list[Row], schema: dict[str, Any], where: str, prompts: list[str], budget: int,
-           gen: Generate) -> None:
+           gen: Generate, choose: Choose | None) -> None:
     """Strings one at a time; after each, the model's next character says whether another one follows."""
     _append(rows, "[")
     open_rows = _alive(rows)
@@ -112,7 +132,7 @@ def _array(rows: list[Row], schema: dict[str, Any], where: str, prompts: list[st
         for i in open_rows:
             rows[i].text += ", " if n else ""
         sub = [rows[i] for i in open_rows]
-        _value(sub, schema["items"], f"{where}/{n}", [prompts[i] for i in open_rows], budget, gen)
+        _value(sub, schema["items"], f"{where}/{n}", [prompts[i] for i in open_rows], budget, gen, choose)
         open_rows = [i for i in open_rows if rows[i].error is None]
         if not open_rows or n + 1 == most:
             break
@@ -147,8 +167,9 @@ def _append(rows: list[Row], s: str) -> None:
             r.text += s
 
 
-def guided_json(prompts: list[str], schema: dict[str, Any], max_tokens: int, gen: Generate) -> list[Row]:
+def guided_json(prompts: list[str], schema: dict[str, Any], max_tokens: int, gen: Generate,
+                choose: Choose | None = None) -> list[Row]:
     """One JSON value per prompt, shaped by `schema` (see `supported`), within `max_tokens` new tokens each."""
     rows = [Row() for _ in prompts]
-    _value(rows, schema, "", prompts, max_tokens, gen)
+    _value(rows, schema, "", prompts, max_tokens, gen, choose)
     return rows

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from ..chat import render, require_template
 from .base import ChatRequest, ChatResponse, Progress
 from .cache import RequestCache, open_cache
-from .guided import guided_json, supported
+from .guided import VERSION, guided_json, supported
 from .structured import finish
 
 
@@ -89,7 +89,7 @@ class TransformersBackend:
 
     def _key(self, req: ChatRequest) -> str:
         # A guided answer is not what free generation gives for the same request: they are cached apart.
-        return req.cache_key(self.model + ("#guided" if self._guides(req) else ""))
+        return req.cache_key(self.model + (f"#guided-v{VERSION}" if self._guides(req) else ""))
 
     def _prompt(self, req: ChatRequest) -> str:
         text, folded = render(self.tokenizer, req.messages, tokenize=False, add_generation_prompt=True)
@@ -134,9 +134,38 @@ class TransformersBackend:
         def gen(texts, max_new, end):
             return [(t, n, ended) for t, n, ended, _ in self._generate(texts, max_new, like, end)]
 
-        rows = guided_json(prompts, like.json_schema, like.max_tokens, gen)
+        rows = guided_json(prompts, like.json_schema, like.max_tokens, gen, lambda t, c: self._choose(t, c, like))
         return [ChatResponse(text=r.text, usage={"prompt_tokens": p, "completion_tokens": r.used}, error=r.error)
                 for r, p in zip(rows, lengths, strict=True)]
+
+    def _choose(self, texts: list[str], choices: list[str], like: ChatRequest) -> list[tuple[int, int]]:
+        """Per row, which of `choices` the model writes when only tokens that stay inside one are allowed."""
+        import torch
+
+        seqs = [tuple(self.tokenizer(c, add_special_tokens=False)["input_ids"]) for c in choices]
+        eos = self.tokenizer.eos_token_id
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        start = enc["input_ids"].shape[1]
+
+        def allowed(_row: int, ids) -> list[int]:
+            done = tuple(ids[start:].tolist())
+            # A complete choice (or a finished row's padding) allows only the end of turn.
+            return sorted({s[len(done)] for s in seqs if s[:len(done)] == done and len(s) > len(done)}) or [eos]
+
+        sample = like.temperature > 0
+        kwargs = {"temperature": like.temperature} if sample else {}
+        if sample and like.seed is not None:
+            torch.manual_seed(like.seed)
+        with torch.inference_mode():
+            out = self.lm.generate(**enc, do_sample=sample, max_new_tokens=max(map(len, seqs)) + 1,
+                                   prefix_allowed_tokens_fn=allowed, pad_token_id=self.tokenizer.pad_token_id,
+                                   **kwargs)
+        rows = []
+        for row in out[:, start:].tolist():
+            k = next(k for k, s in enumerate(seqs) if tuple(row[:len(s)]) == s and
+                     (len(row) == len(s) or row[len(s)] in (eos, self.tokenizer.pad_token_id)))
+            rows.append((k, len(seqs[k])))
+        return rows
 
     def close(self) -> None:
         if self.cache is not None:

@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
         lang: v.JudgeLang = typer.Option("fr", help="Judge prompt language."),
         prompt_dir: Path = typer.Option(None, help="Folder of judge prompt files replacing the shipped ones."),
         max_tokens: int = typer.Option(512, min=1, help="Most tokens the judge may write per verdict."),
+        verdict: v.JudgeVerdict = typer.Option("free", help="free: reasoning then a 'Verdict:' line, as the prompt "
+                                               "asks; constrained: only a JSON verdict held to the scale (guided "
+                                               "decoding locally, response_format on an API), for small models."),
         n_boot: int = typer.Option(1000, min=1, help="Bootstrap resamples for the intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
         report_to: str = typer.Option(None, "--report-to", help="Also log the summary, its config and data "
@@ -45,7 +48,7 @@ def register(app: typer.Typer) -> None:
         try:
             summary = run_judge(answers, out, backend=backend, backend_kind=spec.kind, modes=wanted,
                                 pairwise=pairwise, lang=lang, prompt_dir=prompt_dir, max_tokens=max_tokens,
-                                n_boot=n_boot, seed=seed)
+                                verdict=verdict, n_boot=n_boot, seed=seed)
         finally:
             backend.close()
         typer.echo(summary_markdown(summary))

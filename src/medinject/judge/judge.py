@@ -20,12 +20,23 @@ from .inputs import Answer, load_answers, n_words, systems_of
 from .verdicts import DEFAULT_MODES, MODES, JudgePrompt, load_prompt
 
 PAIRWISE = ("first", "all", "none")
+# free: the judge writes its reasoning and a `Verdict:` line, as its prompt asks. constrained: it writes only
+# `{"verdict": X}`, X held to the prompt's scale by the backend (guided decoding locally, response_format on an
+# API); no reasoning. The paper judge keeps the authors' decoding either way.
+VERDICT = ("free", "constrained")
 
 
-def _status(resp: ChatResponse, prompt: JudgePrompt) -> tuple[Any, str, str | None]:
+def _constrained(kind: str, verdict: str) -> bool:
+    return verdict == "constrained" and kind != "paper"
+
+
+def _status(resp: ChatResponse, prompt: JudgePrompt, constrained: bool) -> tuple[Any, str, str | None]:
+    if constrained and resp.text is not None and (resp.error or "").startswith(("invalid_json", "schema",
+                                                                                 "not_allowed")):
+        return None, "unparseable", resp.error
     if not resp.ok:
         return None, "failed", resp.error or "no text returned"
-    value, reason = prompt.parse(resp.text)
+    value, reason = prompt.parse_constrained(resp.parsed) if constrained else prompt.parse(resp.text)
     return value, ("ok" if reason is None else "unparseable"), reason
 
 
@@ -44,9 +55,11 @@ def pair_plan(answers: Sequence[Answer], pairwise: str = "first") -> list[tuple[
 
 def judge_answers(answers: Sequence[Answer], backend: Backend, *, modes: Sequence[str] = DEFAULT_MODES,
                   pairwise: str = "first", lang: str = "fr", prompt_dir: str | Path | None = None,
-                  max_tokens: int = 512, temperature: float = 0.0, progress: bool = True
+                  max_tokens: int = 512, temperature: float = 0.0, verdict: str = "free", progress: bool = True
                   ) -> tuple[list[dict], list[dict]]:
     """(verdict rows, pairwise rows): one row per answer and mode, one per compared item and order."""
+    if verdict not in VERDICT:
+        raise MedinjectError(f"verdict must be one of {', '.join(VERDICT)}, got {verdict!r}")
     for m in modes:
         if m not in MODES:
             raise MedinjectError(f"unknown judge mode {m!r} (expected {', '.join(MODES)})")
@@ -64,7 +77,8 @@ def judge_answers(answers: Sequence[Answer], backend: Backend, *, modes: Sequenc
         jobs.append((kind, job))
         # A prompt that fixes its own decoding (the paper judge: one token, greedy) keeps it.
         requests.append(ChatRequest(messages=messages, max_tokens=p.max_tokens or max_tokens,
-                                    temperature=temperature if p.temperature is None else p.temperature, tag=tag))
+                                    temperature=temperature if p.temperature is None else p.temperature, tag=tag,
+                                    json_schema=p.verdict_schema() if _constrained(kind, verdict) else None))
 
     for m in modes:
         for a in answers:
@@ -84,7 +98,7 @@ def judge_answers(answers: Sequence[Answer], backend: Backend, *, modes: Sequenc
     verdicts, pairs = [], []
     for (kind, job), resp in zip(jobs, responses, strict=True):
         prompt = prompts[kind]
-        value, status, reason = _status(resp, prompt)
+        value, status, reason = _status(resp, prompt, _constrained(kind, verdict))
         common = {"status": status, "reason": reason, "raw": resp.text, "prompt_version": prompt.version,
                   "judge_model": backend.model, "cached": resp.cached}
         if kind in MODES:
@@ -216,17 +230,20 @@ def _files(prediction_files) -> list[tuple[str, str | None]]:
     return [(str(f), None) if isinstance(f, (str, Path)) else (str(f[0]), f[1]) for f in prediction_files]
 
 
-def _prompt_settings(p: JudgePrompt, max_tokens: int, temperature: float) -> dict:
-    return {"version": p.version, "lang": p.lang, "parser": p.parser, "max_tokens": p.max_tokens or max_tokens,
+def _prompt_settings(p: JudgePrompt, max_tokens: int, temperature: float, verdict: str) -> dict:
+    parser = "constrained_json" if _constrained(p.kind, verdict) else p.parser
+    return {"version": p.version, "lang": p.lang, "parser": parser, "max_tokens": p.max_tokens or max_tokens,
             "temperature": temperature if p.temperature is None else p.temperature}
 
 
 def run_judge(prediction_files, out_dir: str | Path, *, backend: Backend | None = None, backend_kind: str = "openai",
               model: str | None = None, base_url: str | None = None, modes: Sequence[str] = DEFAULT_MODES,
               pairwise: str = "first", lang: str = "fr", prompt_dir: str | Path | None = None,
-              max_tokens: int = 512, temperature: float = 0.0, n_boot: int = stats.N_BOOT, seed: int = 0,
-              progress: bool = True, **backend_kwargs) -> dict:
+              max_tokens: int = 512, temperature: float = 0.0, verdict: str = "free", n_boot: int = stats.N_BOOT,
+              seed: int = 0, progress: bool = True, **backend_kwargs) -> dict:
     """Judge prediction files ({system: path}, or paths / (path, system) pairs) into `out_dir`.
+
+    `verdict`: free (reasoning and a `Verdict:` line) or constrained (a JSON verdict held to the scale).
 
     Writes verdicts.jsonl, pairwise.jsonl, summary.json and summary.md; returns the summary.
     """
@@ -243,16 +260,16 @@ def run_judge(prediction_files, out_dir: str | Path, *, backend: Backend | None 
     try:
         verdicts, pairs = judge_answers(answers, backend, modes=modes, pairwise=pairwise, lang=lang,
                                         prompt_dir=prompt_dir, max_tokens=max_tokens, temperature=temperature,
-                                        progress=progress)
+                                        verdict=verdict, progress=progress)
     finally:
         if own:
             backend.close()
     summary = stamp("judge.summary", summarize(verdicts, pairs, n_boot=n_boot, seed=seed))
     summary["judge"] = {"backend": getattr(backend, "name", backend_kind), "model": backend.model, "lang": lang,
-                        "modes": list(modes), "pairwise": pairwise, "max_tokens": max_tokens,
+                        "modes": list(modes), "pairwise": pairwise, "max_tokens": max_tokens, "verdict": verdict,
                         "temperature": temperature, "systems": systems_of(answers),
-                        "prompts": {m: _prompt_settings(load_prompt(m, lang, prompt_dir), max_tokens, temperature)
-                                    for m in modes}}
+                        "prompts": {m: _prompt_settings(load_prompt(m, lang, prompt_dir), max_tokens, temperature,
+                                                        verdict) for m in modes}}
     out = Path(out_dir)
     write_jsonl(out / "verdicts.jsonl", verdicts)
     write_jsonl(out / "pairwise.jsonl", pairs)

@@ -1,7 +1,9 @@
 """Judge prompts (versioned YAML files) and strict verdict parsing.
 
-Our judges' verdict is read only from a `Verdict: X` line. No line, conflicting lines, or a value outside the
-scale make the verdict unparseable: it is kept with its raw text and a reason, and left out of every mean.
+Our judges' verdict is read only from a `Verdict: X` line, or, constrained, from a JSON `verdict` field the
+backend lets hold only the scale's values (a small local model then cannot fail to answer). No line,
+conflicting lines, or a value outside the scale make the verdict unparseable: it is kept with its raw text
+and a reason, and left out of every mean.
 The `paper` judge reads the authors' way instead: the first standalone 0 or 1 in the output, else none.
 """
 
@@ -45,7 +47,7 @@ class JudgePrompt:
     system: str
     user: str
     scale: tuple[int, int] | None = None  # binary and graded
-    verdicts: dict[str, str] | None = None  # pairwise: accepted word (casefolded) -> A, B or tie
+    verdicts: dict[str, str] | None = None  # pairwise: accepted word (as written) -> A, B or tie
     parser: str = "verdict_line"
     max_tokens: int | None = None  # the prompt's own generation length (the paper judge: one token)
     temperature: float | None = None
@@ -53,6 +55,23 @@ class JudgePrompt:
     def messages(self, **fields: str) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system},
                 {"role": "user", "content": self.user.format(**fields)}]
+
+    def choices(self) -> list[str]:
+        """Every verdict the prompt accepts, as written: the scale's integers or the pairwise words."""
+        if self.verdicts is not None:
+            return list(self.verdicts)
+        return [str(v) for v in range(self.scale[0], self.scale[1] + 1)]
+
+    def verdict_schema(self) -> dict[str, Any]:
+        """The JSON a constrained judge must write: one `verdict` field, one of `choices()`."""
+        return {"type": "object", "properties": {"verdict": {"type": "string", "enum": self.choices()}},
+                "required": ["verdict"]}
+
+    def parse_constrained(self, parsed: Any) -> tuple[Any, str | None]:
+        """(value, None) from a constrained judge's JSON object, else (None, reason)."""
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("verdict"), str):
+            return None, "no verdict field in the JSON"
+        return self._value(parsed["verdict"].strip())
 
     def parse(self, text: str | None) -> tuple[Any, str | None]:
         """(value, None) for a valid verdict, else (None, reason)."""
@@ -76,7 +95,7 @@ class JudgePrompt:
 
     def _value(self, raw: str) -> tuple[Any, str | None]:
         if self.verdicts is not None:
-            v = self.verdicts.get(raw.casefold())
+            v = {k.casefold(): x for k, x in self.verdicts.items()}.get(raw.casefold())
             if v is None:
                 return None, f"verdict {raw!r} is not one of {', '.join(self.verdicts)}"
             return v, None
@@ -118,7 +137,7 @@ def load_prompt(kind: str, lang: str = "fr", prompt_dir: str | Path | None = Non
         v = d.get("verdicts")
         if not isinstance(v, dict) or set(map(str, v.values())) != {"A", "B", "tie"}:
             raise InputError(path, "must map accepted words to A, B and tie", field="verdicts")
-        verdicts = {str(k).casefold(): str(x) for k, x in v.items()}
+        verdicts = {str(k): str(x) for k, x in v.items()}
     else:
         s = d.get("scale")
         if not (isinstance(s, list) and len(s) == 2 and all(isinstance(x, int) for x in s) and s[0] < s[1]):
