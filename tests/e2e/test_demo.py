@@ -25,7 +25,9 @@ def test_the_full_demo_experiment_is_valid_and_covers_every_stage():
     exp = load_experiment(demo_experiment())
     assert exp.mix.configs == ["NAT", "TRAD", "SYN", "NAT-TRAD", "NAT-SYN", "TRAD-SYN", "ALL"]
     assert exp.translate and exp.synthesize and exp.judge and exp.judge.experts
-    assert all(b.serve for b in exp.backends.values())  # LLM stages go through a local server
+    # Translation and synthesis go through a local server; the judge runs in-process, held to its scale.
+    assert exp.backends["local"].serve and exp.backends[exp.judge.backend].kind == "transformers"
+    assert exp.judge.options["verdict"] == "constrained"
     assert Path(__file__).resolve().parents[2].joinpath("configs", "demo.yaml").resolve() == demo_experiment()
 
 
@@ -62,6 +64,7 @@ def test_demo_runs_every_stage_and_ends_with_the_report(tmp_path, run_cli):
     assert curated["by_reason"].get("contaminated", 0) >= 1
     judged = json.loads((latest["judge"] / "summary.json").read_text())
     assert set(judged["systems"]) == {"base", "NAT"}
+    assert judged["counts"]["verdicts"] == {"ok": 4, "unparseable": 0, "failed": 0}  # 2 items x 2 systems
     assert json.loads((latest["agreement"] / "agreement.json").read_text())["scores"]
 
     # Run again: everything is done already, so nothing runs and the same report is named.

@@ -211,3 +211,24 @@ def test_translation_and_synthesis_losses_are_counted_by_reason(stage_outputs, t
     assert rows["translate/medqa-fr"]["rejected"] == "15" and rows["translate/medqa-fr"]["invalid_json"] == "14"
     assert rows["synthesize/e3c"]["not_french"] == "0" and rows["synthesize/e3c"]["accepted"] == "3"
     assert "Translation and synthesis losses" in (tmp_path / "report" / "report.md").read_text()
+
+
+def _judge_dir(tmp_path, means):
+    from medinject.schemas import stamp
+
+    systems = {s: {m: {"mean": {"value": v, "ci": ci, "n": 10}, "excluded": {"unparseable": 0, "failed": 0}}
+                   for m, (v, ci) in modes.items()} for s, modes in means.items()}
+    (tmp_path / "summary.json").write_text(json.dumps(stamp("judge.summary", {"systems": systems})))
+    return tmp_path
+
+
+def test_the_judge_table_says_when_every_verdict_was_the_same(tmp_path):
+    from medinject.report.data import judge_table
+
+    constant = _judge_dir(tmp_path, {"base": {"binary": (0.0, [0.0, 0.0]), "graded": (10.0, [10.0, 10.0])},
+                                     "NAT": {"binary": (0.0, [0.0, 0.0]), "graded": (7.0, [6.0, 8.0])}})
+    note = judge_table(constant, ["base", "NAT"]).note
+    assert "Every parsed binary verdict was 0, for every configuration" in note and "graded verdict" not in note
+    # The same single value per system but different across systems still tells configurations apart.
+    apart = _judge_dir(tmp_path, {"base": {"binary": (0.0, [0.0, 0.0])}, "NAT": {"binary": (1.0, [1.0, 1.0])}})
+    assert "Every parsed" not in judge_table(apart, ["base", "NAT"]).note

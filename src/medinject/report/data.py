@@ -127,7 +127,25 @@ def judge_table(judge_dir: Path, configs: list[str]) -> Table:
     if rows and parsed == 0:
         note = (f"No verdict could be parsed ({unparseable} unparseable): the judge model did not answer in the "
                 "expected format, so there is no judge score. " + note)
+    for m in modes:
+        same = _constant(systems, m)
+        if same is not None:
+            note += (f" Every parsed {m} verdict was {same:g}, for every configuration: the judge did not tell "
+                     f"answers apart, so its {m} scores say nothing about the configurations.")
     return Table("judge", cols, rows, note=note)
+
+
+def _constant(systems: dict[str, dict], mode: str) -> float | None:
+    """The one value every parsed verdict of `mode` took (an interval of zero width holds one value), or None."""
+    values = set()
+    for sys in systems.values():
+        mean = (sys.get(mode) or {}).get("mean") or {}
+        if not mean.get("n"):
+            continue
+        if mean.get("ci") is None or not mean["ci"][0] == mean["value"] == mean["ci"][1]:
+            return None
+        values.add(mean["value"])
+    return values.pop() if len(values) == 1 else None
 
 
 def judge_scores(judge_dir: Path) -> dict[str, dict[str, dict]]:
