@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..records import Record
+from ..textnorm import match_key
 from .settings import CurateSettings
 from .text import normalise
 
@@ -49,7 +50,7 @@ def check_structure(record: Record, settings: CurateSettings) -> Reject | None:
         seen: dict[str, str] = {}
         for letter, text in record.options.items():
             # Only case, spacing and end punctuation: "pH = 6,1 + log" and "pH = 6,1 - log" are two options.
-            key = " ".join(text.casefold().split()).rstrip(" .;,:!?")
+            key = match_key(text).rstrip(" .;,:!?")
             if key in seen:
                 return Reject("duplicate_options", {"options": [seen[key], letter]})
             seen[key] = letter

@@ -15,13 +15,10 @@ import random
 from typing import Any
 
 from ..records import Record, Task
+from ..textnorm import match_key
 from .kinds import LETTERS5
 
 NEEDED = len(LETTERS5)  # one correct answer and four distractors
-
-
-def _key(text: str) -> str:
-    return " ".join(text.casefold().split())
 
 
 def pooled_mcq(records: list[Record], kinds: set[str], seed: int = 0) -> tuple[list[Record], dict[str, int]]:
@@ -32,14 +29,14 @@ def pooled_mcq(records: list[Record], kinds: set[str], seed: int = 0) -> tuple[l
     pools: dict[str, dict[str, str]] = {}
     for r in records:
         if r.meta.get("kind") in kinds:
-            pools.setdefault(r.meta["kind"], {}).setdefault(_key(str(r.answer)), str(r.answer))
+            pools.setdefault(r.meta["kind"], {}).setdefault(match_key(str(r.answer)), str(r.answer))
     out, rejected = [], {}
     for r in records:
         kind = r.meta.get("kind")
         if kind not in kinds:
             out.append(r)
             continue
-        own = _key(str(r.answer))
+        own = match_key(str(r.answer))
         others = sorted(v for k, v in pools[kind].items() if k != own)
         if len(others) < NEEDED - 1:
             rejected["too_few_answers"] = rejected.get("too_few_answers", 0) + 1

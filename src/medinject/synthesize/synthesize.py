@@ -13,11 +13,11 @@ from ..backends.jobs import Job, Outcome, run_job
 from ..errors import MedinjectError
 from ..io import read_passages, sha256_file
 from ..records import Origin, Passage, Record
+from ..textnorm import match_key
 from ..translate.checks import detect_language
 from ..translate.translate import _backend
 from .kinds import LETTERS5, Kind, load_kinds, record_task
 
-_WS = re.compile(r"\s+")
 _LETTER = re.compile(r"[(\[]?[A-Fa-f][).\]]?")
 COPY_RATIO = 0.9  # similarity to the passage above which a text counts as copied through
 
@@ -33,13 +33,11 @@ class Item:
         return f"{self.passage.id}-{self.kind.name}-{self.n}"
 
 
-def _norm(text: str) -> str:
-    return _WS.sub(" ", text).strip().casefold()
 
 
 def copied(text: str, passage: str) -> bool:
     """True when `text` is the passage (or most of it) copied through rather than written."""
-    t, p = _norm(text), _norm(passage)
+    t, p = match_key(text), match_key(passage)
     if len(t) < 0.5 * len(p):
         return False
     if t in p or p in t:
@@ -64,7 +62,7 @@ def check_item(kind: Kind, obj: dict[str, Any], passage: str) -> tuple[str, str]
             return "answer_outside_options", f"answer letter(s) {', '.join(outside)} not among the options"
         if len(set(answer)) != len(answer):
             return "duplicate_answer", f"answer repeats letters: {answer}"
-        norm = [_norm(v) for v in options.values()]
+        norm = [match_key(v) for v in options.values()]
         if len(set(norm)) != len(norm):
             return "duplicate_options", "two options have the same text"
         letters = [k for k, v in options.items() if _LETTER.fullmatch(v)]
@@ -77,7 +75,7 @@ def check_item(kind: Kind, obj: dict[str, Any], passage: str) -> tuple[str, str]
         texts = [question, answer_text]
         if not question or not answer_text:
             return "empty", "empty question or answer"
-        if _norm(answer_text) == _norm(question):
+        if match_key(answer_text) == match_key(question):
             return "answer_copies_question", "the answer repeats the question"
     for t in texts:
         if copied(t, passage):
@@ -93,10 +91,10 @@ def copied_example(kind: Kind, obj: dict[str, Any]) -> tuple[str, str] | None:
     or more options, of an example repeated make the item a copy, not a task about the passage."""
     for n, ex in enumerate(kind.examples, 1):
         item = ex["item"]
-        if _norm(str(obj.get("question", ""))) == _norm(str(item.get("question", ""))):
+        if match_key(str(obj.get("question", ""))) == match_key(str(item.get("question", ""))):
             return "copied_example", f"the question of worked example {n}"
-        theirs = {_norm(str(v)) for v in (item.get("options") or {}).values()}
-        ours = [_norm(str(v)) for v in (obj.get("options") or {}).values()]
+        theirs = {match_key(str(v)) for v in (item.get("options") or {}).values()}
+        ours = [match_key(str(v)) for v in (obj.get("options") or {}).values()]
         if sum(o in theirs for o in ours) >= 2:
             return "copied_example", f"options of worked example {n}"
     return None

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..records import Record
+from ..textnorm import match_key
 
 # French runs ~15% longer than English; outside these bounds text was dropped, added or looped.
 RECORD_RATIO = (0.6, 2.0)
@@ -184,10 +185,9 @@ def _merged_options(src: Any, out: Any) -> tuple[str, str] | None:
         return None
     seen: dict[str, str] = {}
     for letter, text in out.items():
-        key = " ".join(str(text).casefold().split())
+        key = match_key(str(text))
         other = seen.get(key)
-        if other is not None and " ".join(str(src.get(other, "")).casefold().split()) != " ".join(
-                str(src.get(letter, "")).casefold().split()):
+        if other is not None and match_key(str(src.get(other, ""))) != match_key(str(src.get(letter, ""))):
             return other, letter
         seen.setdefault(key, letter)
     return None

@@ -15,6 +15,7 @@ from ..backends.jobs import Job, Outcome, run_job
 from ..errors import InputError, MedinjectError
 from ..io import read_records, read_text, sha256_file
 from ..records import Record
+from ..textnorm import match_key
 from .checks import (
     apply_translation,
     check_translation,
@@ -89,9 +90,9 @@ def copied_example(examples, src: dict[str, Any], out: dict[str, Any]) -> tuple[
     got = dict(leaves(out))
     for n, ex in enumerate(examples, 1):
         ex_src, ex_out = dict(leaves(ex["source"])), dict(leaves(ex["translation"]))
-        theirs = {" ".join(v.casefold().split()): k for k, v in ex_out.items()}
+        theirs = {match_key(v): k for k, v in ex_out.items()}
         for key, text in got.items():
-            k = theirs.get(" ".join(text.casefold().split()))
+            k = theirs.get(match_key(text))
             if k is not None and ex_src.get(k, "").casefold() != str(dict(leaves(src)).get(key, "")).casefold():
                 return "copied_example", f"{key} is the translation of worked example {n}"
     return None
