@@ -61,6 +61,15 @@ CASES = {
     "train batch size 0": (TRAIN + " per_device_train_batch_size=0", ["per_device_train_batch_size", ">= 1"]),
     "LoRA rank 0": (TRAIN + " adapter.r=0", ["adapter.r", "must be >= 1"]),
     "learning rate negative": (TRAIN + " learning_rate=-0.1", ["learning_rate", "must be > 0"]),
+    # NaN compares False with every bound, and an infinite learning rate trains to an adapter of NaN weights.
+    "learning rate inf": (TRAIN + " learning_rate=inf", ["learning_rate", "must be a finite number"]),
+    "learning rate nan": (TRAIN + " learning_rate=nan", ["learning_rate", "must be a finite number"]),
+    "epochs nan": (TRAIN.replace("max_steps=1", "num_train_epochs=nan"), ["num_train_epochs", "finite"]),
+    "weight decay nan": (TRAIN + " weight_decay=nan", ["weight_decay", "must be a finite number"]),
+    "max grad norm -inf": (TRAIN + " max_grad_norm=-inf", ["max_grad_norm", "must be a finite number"]),
+    "LoRA dropout nan": (TRAIN + " adapter.lora_dropout=nan", ["adapter.lora_dropout", "finite"]),
+    "--timeout inf": (TRANSLATE + " --timeout inf", ["'--timeout'", "must be a finite number"]),
+    "--timeout nan": (JUDGE + " --timeout nan", ["'--timeout'", "must be a finite number"]),
     "unknown train dtype": (TRAIN + " dtype=half", ["dtype"]),
     "unknown merge dtype": ("merge {in}/model -o {out}/merged --dtype half", ["'--dtype'"]),
 }

@@ -8,6 +8,7 @@ instant; tests/test_cli_usage.py checks each against the registry it mirrors. Th
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, get_args
@@ -81,6 +82,8 @@ def comma_list(choices: Iterable[str] | None = None) -> Callable[[str | None], s
 
 def positive(value: float | None) -> float | None:
     """Strictly above zero (a timeout, a number of epochs)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
     if value is not None and not value > 0:
         raise typer.BadParameter(f"must be > 0, got {value}")
     return value
@@ -111,6 +114,8 @@ def value_problem(name: str, value: Any) -> str | None:
     """Why `value` is not acceptable for setting `name` (by RANGES, CHOICES and the device names), or None."""
     if value is None:
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
     if name in RANGES and isinstance(value, int | float) and not isinstance(value, bool):
         low, inclusive = RANGES[name]
         if value < low or (value == low and not inclusive):

@@ -85,13 +85,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def require_new_folder(path: str | Path) -> None:
+    """One line, before any work, when `path` is a file or a folder that holds anything: never write into it."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise MedinjectError(f"{path}: folder exists and is not empty; give a new one")
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | Path) -> Iterator[Path]:
     """Yield a new temporary folder beside `path`; it becomes `path` (which must be absent or empty) only if the
     block succeeds, so a failed export never leaves a half-written folder."""
     path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise MedinjectError(f"{path}: folder exists and is not empty; give a new one")
+    require_new_folder(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_writer_tag()}.", suffix=".tmp", dir=path.parent))
     try:

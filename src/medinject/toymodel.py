@@ -92,6 +92,9 @@ def toy_config(size: str = "tiny"):
 
 
 def build_toy_model(out: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+    from .io import atomic_folder, require_new_folder
+
+    require_new_folder(out)
     config, tokenizer = toy_config(size)
     import torch
     from transformers import GenerationConfig, Qwen3ForCausalLM
@@ -104,8 +107,7 @@ def build_toy_model(out: str | Path, size: str = "tiny", seed: int = 0) -> Path:
     model.generation_config = GenerationConfig(
         eos_token_id=[eos, pad], pad_token_id=pad, bos_token_id=pad, do_sample=False,
     )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    with atomic_folder(out) as tmp:  # never into a folder that holds anything, never half a model
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return Path(out)

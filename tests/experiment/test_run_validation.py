@@ -96,6 +96,10 @@ def test_a_negative_mix_weight(run_cli, experiment, dry):
     ("backends.local.options.max_retries=-1", ["field 'backends.local.options.max_retries'", "must be >= 0"]),
     ("train.overrides.num_train_epochs=0", ["field 'train.overrides.num_train_epochs'", "must be > 0"]),
     ("train.overrides.adapter.r=0", ["field 'train.overrides.adapter.r'", "must be >= 1"]),
+    ("train.overrides.learning_rate=nan", ["field 'train.overrides.learning_rate'", "must be a finite number"]),
+    ("train.overrides.learning_rate=.inf", ["field 'train.overrides.learning_rate'", "must be a finite number"]),
+    ("backends.local.options.timeout=.inf", ["field 'backends.local.options.timeout'", "must be a finite number"]),
+    ("judge.options.temperature=.nan", ["field 'judge.options.temperature'", "must be a finite number"]),
     ("report.n_boot=0", ["field 'report.n_boot'"]),
 ])
 def test_stage_values_are_checked_before_anything_runs(run_cli, experiment, override, expect):

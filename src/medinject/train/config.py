@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -98,6 +99,9 @@ RANGES: dict[str, tuple[float, bool]] = {
 
 
 def _out_of_range(key: str, value: Any) -> str | None:
+    # `value < low` is False for NaN, and an infinite learning rate trains to NaN weights without a word.
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number (got {value!r})"
     if key not in RANGES or not isinstance(value, int | float) or isinstance(value, bool):
         return None
     low, inclusive = RANGES[key]
