@@ -130,3 +130,34 @@ def test_answer_text_column_is_checked_against_the_index(tmp_path, run_cli):
                            "-o", tmp_path / "o.jsonl")
     assert code == 2 and not (tmp_path / "o.jsonl").exists()
     assert "line 2: record z2: field 'txt'" in err and "contradicts the answer C" in err and "option A" in err
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+@pytest.mark.parametrize("mapped", ["lang=LANGUAGE", "context=NOPE", "origin=provenance", "meta=Kind"])
+def test_a_mapped_key_that_no_record_has_is_refused_naming_it(tmp_path, run_cli, suffix, mapped):
+    """CSV refuses a mapped column missing from its header; JSON rows have no header, and a mistyped key used to
+    drop its field silently (`lang=LANGUAGE` left English text labelled French)."""
+    src = tmp_path / f"qa{suffix}"
+    if suffix == ".json":
+        src.write_text(json.dumps(KEYED), encoding="utf-8")
+    else:
+        src.write_text("".join(json.dumps({"id": k, **v}) + "\n" for k, v in KEYED.items()), encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    code, stdout, err = run_cli("ingest", src, "-f", "generic", "--origin", "native", "--lang", "en", "-o", out,
+                                "--map", f"question=QUESTION,answer=LONG_ANSWER,{mapped}")
+    column = mapped.partition("=")[2]
+    assert code == 2 and "Traceback" not in stdout + err
+    assert str(src) in err and column in err and "key of no record" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_key_some_records_lack_is_still_optional(tmp_path, run_cli):
+    rows = [{"id": k, **v} for k, v in KEYED.items()]
+    del rows[0]["CONTEXTS"], rows[2]["CONTEXTS"]
+    src = tmp_path / "qa.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    code, _, err = run_cli("ingest", src, "-f", "generic", "--origin", "native", "--lang", "en",
+                           "-o", tmp_path / "o.jsonl", "--map", "question=QUESTION,answer=LONG_ANSWER,context=CONTEXTS")
+    assert code == 0, err
+    assert [r.context for r in load_records(tmp_path / "o.jsonl")] == [None, "A trial with no difference in infections.",
+                                                                        None]

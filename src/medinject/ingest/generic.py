@@ -194,7 +194,21 @@ def _rows(path: Path, columns: list[str]) -> Iterator[tuple[dict, dict]]:
         return _csv_rows(path, columns)
     if path.suffix.lower() not in (".json", ".jsonl", ".parquet"):
         raise InputError(path, "the generic format reads .json, .jsonl, .csv, .tsv or .parquet files")
-    return iter_rows(path)
+    return _keyed_rows(path, columns)
+
+
+def _keyed_rows(path: Path, columns: list[str]) -> Iterator[tuple[dict, dict]]:
+    """JSON and Parquet rows, then one error if a mapped column is a key of no row at all: a key may be missing
+    from some rows (sparse records), but one missing from every row is a mistyped name, which would otherwise
+    drop that field silently (`lang=LANGUAGE` for `language` left English text labelled French)."""
+    wanted, seen = set(columns), set()
+    for row, where in iter_rows(path):
+        if isinstance(row, dict):
+            seen.update(k for k in wanted - seen if k in row)
+        yield row, where
+    missing = [c for c in columns if c not in seen]
+    if missing:
+        raise InputError(path, "mapped column is a key of no record", field=missing[0])
 
 
 # ------------------------------------------------------------- converting ----
