@@ -48,7 +48,7 @@ def closing_message(html: Path | None, seconds: float, steps=()) -> str:
         where,
         "The numbers are real, but from a 135M model trained a few steps on 18 records per mix: they show the",
         "pipeline measuring, not the study's results. A real small study on the public data, on this machine:",
-        "  medinject run configs/cpu-study.yaml         # about 40 min on 2 CPU cores",
+        "  medinject run configs/cpu-study.yaml         # about 50 min on 2 CPU cores (docs/real-study.md)",
         "The study itself (Qwen3-4B-Instruct, the MedInjection-FR sets; needs GPUs, access to the Hugging Face",
         "hub and an API key for the judge, see the README):",
         "  medinject run configs/paper.yaml --dry-run   # the plan",

@@ -139,3 +139,16 @@ def test_sample_ratings_refer_to_the_demo_items_and_systems(tmp_path):
     assert {r["system"] for r in rows} == {"base", *PAPER_MIXES}
     assert RatingStore(tmp_path / "r.sqlite", (1, 10)).import_csv(sample_dir() / "ratings.csv") == len(rows) == 160
     assert inter_annotator(rows, n_boot=100)["krippendorff_alpha"]["value"] > 0.5
+
+
+def test_a_ratings_note_reaches_both_report_tables_and_its_absence_adds_nothing(study, tmp_path):
+    from medinject.report.data import agreement_tables
+
+    note = "The expert ratings are the sample shipped with medinject, made on other answers than this run's."
+    run_agreement(study["human"], {"judge": study["judge"]}, tmp_path / "with", n_boot=50, ratings_note=note)
+    run_agreement(study["human"], {"judge": study["judge"]}, tmp_path / "without", n_boot=50)
+    corr, iaa = agreement_tables(tmp_path / "with")[0]
+    assert corr.note.endswith(note) and iaa.note == note
+    corr, iaa = agreement_tables(tmp_path / "without")[0]
+    assert corr.note == "Correlation of each automatic score with the mean expert rating, bootstrap 95% intervals."
+    assert iaa.note == ""

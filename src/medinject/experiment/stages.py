@@ -264,8 +264,15 @@ def agreement(configs: list[str], ctx: Context) -> dict:
                if any(_oeq_lines(ctx.inputs[f"evaluate/{c}"]))]
     if not scores:
         raise MedinjectError("no judge verdict and no open-ended metric to compare with the experts")
+    from .runtime import PACKAGE_PREFIX
+
+    # Ratings shipped inside medinject were made once, on other answers than this run's: say so wherever the
+    # figures appear, or a reader takes a demo's correlations for a measured agreement.
+    note = (f"The expert ratings are the sample shipped with medinject ({exp.judge.experts}), made on other "
+            "answers than this run's: these figures show the computation, not how well this judge agrees with "
+            "experts." if exp.judge.experts.startswith(PACKAGE_PREFIX) else None)
     rows = run_agreement(ctx.runtime.path(exp.judge.experts), scores, ctx.out, n_boot=exp.report.n_boot,
-                         seed=exp.report.seed)
+                         seed=exp.report.seed, ratings_note=note)
     return {"scores": len(rows)}
 
 

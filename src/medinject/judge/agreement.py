@@ -267,8 +267,9 @@ def scatter_plots(rows: Sequence[dict], out_dir: Path) -> list[Path]:
 
 
 def run_agreement(human_csv: str | Path, score_files, out_dir: str | Path, *, level: str | None = None,
-                  n_boot: int = stats.N_BOOT, seed: int = 0) -> list[dict]:
+                  n_boot: int = stats.N_BOOT, seed: int = 0, ratings_note: str | None = None) -> list[dict]:
     """Agreement of each automatic score with the experts; writes agreement.{md,csv,json} and scatter PNGs.
+    `ratings_note` says where the ratings come from when a reader could take them for something else.
 
     Returns the table rows (score, n, pearson/spearman/kendall each {value, ci, n}).
     """
@@ -290,6 +291,7 @@ def run_agreement(human_csv: str | Path, score_files, out_dir: str | Path, *, le
     write_json(out / "agreement.json", {"schema": schema_id("agreement.summary"),
                                         "scores": table, "inter_annotator": iaa, "rated_pairs": len(human),
                                         "plots": [p.name for p in plots],
+                                        **({"ratings_note": ratings_note} if ratings_note else {}),
                                         "bootstrap": {"n_boot": n_boot, "seed": seed,
                                                       "confidence": stats.CONFIDENCE}})
     return table

@@ -173,7 +173,8 @@ def agreement_tables(agreement_dir: Path) -> tuple[list[Table], list[Path]]:
                 for key, name in (("krippendorff_alpha", "Krippendorff's alpha"), ("cohen_kappa", "Cohen's kappa"))
                 if key in iaa]
     plots = [Path(agreement_dir) / p for p in a.get("plots", []) if (Path(agreement_dir) / p).exists()]
+    caveat = f" {a['ratings_note']}" if a.get("ratings_note") else ""
     return [Table("agreement", cols, rows, note="Correlation of each automatic score with the mean expert rating, "
-                  "bootstrap 95% intervals."),
+                  "bootstrap 95% intervals." + caveat),
             Table("inter_annotator", ["measure", "value", "CI low", "CI high", "annotators", "items rated twice"],
-                  iaa_rows)], plots
+                  iaa_rows, note=caveat.strip())], plots
