@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import InputError, first_validation_problem
 from .records import Passage, Record
+from .textnorm import join_key
 
 Kind = Literal["auto", "records", "passages"]
 MODELS: dict[str, type[BaseModel]] = {"records": Record, "passages": Passage}
@@ -103,10 +104,11 @@ def validate_file(path: str | Path, kind: Kind = "auto") -> Report:
             continue
         problems = []
         place = {"record": item.id, **where}  # a Parquet row's place is already its record
-        if item.id in seen:
-            problems.append(InputError(path, f"duplicate id, first at {seen[item.id]}", field="id", **place))
+        key = join_key(item.id)  # what score, compare and agreement join on: "x1 " is x1
+        if key in seen:
+            problems.append(InputError(path, f"duplicate id, first at {seen[key]}", field="id", **place))
         else:
-            seen[item.id] = ", ".join(f"{k} {v}" for k, v in where.items())
+            seen[key] = ", ".join(f"{k} {v}" for k, v in where.items())
         shared = gold_shares_text(item) if isinstance(item, Record) else []
         if shared:
             problems.append(InputError(path, f"options {' and '.join(shared)} share one text but not the gold "

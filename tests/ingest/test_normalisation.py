@@ -178,6 +178,40 @@ def test_generic_repeated_ids_get_the_same_policy_and_a_suffix_never_collides(tm
     assert validate_file(out).ok
 
 
+def test_a_genuine_id_equal_to_a_suffixed_one_is_renamed_not_called_a_duplicate(tmp_path, run_cli):
+    rows = [{"i": "7", "q": f"Q{n} ?", "a": "oui", "b": "non", "g": "A"} for n in (1, 2)]
+    rows.append({"i": "7-2", "q": "Q3 ?", "a": "oui", "b": "non", "g": "B"})
+    src = tmp_path / "d.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o.jsonl"
+    code, _, err = run_cli("ingest", src, "-f", "generic", "--origin", "native", "--lang", "fr", "-o", out,
+                           "--map", "question=q,options=a|b,answer=g,id=i")
+    assert code == 0, err
+    records = load_records(out)
+    assert [r.id for r in records] == ["7", "7-2", "7-2-2"]
+    assert [(r.meta.get("duplicate_of"), r.meta.get("renamed_from")) for r in records] == [
+        (None, None), ("7", None), (None, "7-2")]
+    assert validate_file(out).ok
+
+
+def test_ids_that_differ_only_by_spaces_or_invisible_characters_are_one_id(tmp_path, run_cli):
+    """score and compare join ids as `join_key`s; ingest and validate must see the same ids, or eval's own
+    output is refused later as a repeated row."""
+    rows = [{"i": i, "q": f"Q{n} ?", "a": "oui", "b": "non", "g": "A"} for n, i in enumerate(["x1", "x1 ", "x1\u200b"])]
+    src = tmp_path / "d.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o.jsonl"
+    code, _, err = run_cli("ingest", src, "-f", "generic", "--origin", "native", "--lang", "fr", "-o", out,
+                           "--map", "question=q,options=a|b,answer=g,id=i")
+    assert code == 0, err
+    assert [r.id for r in load_records(out)] == ["x1", "x1-2", "x1-3"]
+    assert validate_file(out).ok
+    by_hand = tmp_path / "by_hand.jsonl"  # written by another tool: validate names the repeat
+    by_hand.write_text(out.read_text().replace('"x1-2"', '"x1 "'))
+    report = validate_file(by_hand)
+    assert not report.ok and any("duplicate id" in str(e) and "record x1" in str(e) for e in report.problems)
+
+
 def test_an_option_that_is_only_an_entity_is_empty_once_decoded(tmp_path, run_cli):
     src = tmp_path / "m.jsonl"
     src.write_text(json.dumps({"question": "Q?", "options": {"A": "x", "B": "&nbsp;"}, "answer_idx": "A"}) + "\n")

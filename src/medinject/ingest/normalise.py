@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..io import parse_model
 from ..records import Passage, Record
-from ..textnorm import decode_entities, has_entities
+from ..textnorm import decode_entities, has_entities, join_key
 from ..validate import gold_shares_text
 
 _TEXT_FIELDS = ("question", "context", "instruction")
@@ -76,6 +76,7 @@ def normalised(items: Iterable[Record | Passage], path: str | Path, summary: Ing
     """`items` with normalised text, unique ids and an unambiguous gold; `summary` counts the changes."""
     summary = summary if summary is not None else IngestSummary()
     seen: set[str] = set()
+    suffixed: set[str] = set()  # ids this function made, which a later genuine id may happen to equal
     first: dict[str, int] = {}
     for item in items:
         if isinstance(item, Record):
@@ -83,14 +84,19 @@ def normalised(items: Iterable[Record | Passage], path: str | Path, summary: Ing
             summary.options_unparsed += item.meta.get("options_parsed") is False
         else:
             update = {"text": _norm(item.text, summary)}
-        rid = item.id
+        # Ids are joined on as `join_key`s downstream (score, compare, agreement): "x1 " and "x1\u200b" are x1.
+        rid = join_key(item.id) or item.id
+        if rid != item.id:
+            update["id"] = rid
         if rid in seen:
             n = first.get(rid, 1)
             while f"{rid}-{n + 1}" in seen:
                 n += 1
             first[rid] = n + 1
             update["id"] = f"{rid}-{n + 1}"
-            update["meta"] = {**item.meta, "duplicate_of": rid}
+            # A genuine id equal to one made here ("7", "7", "7-2") duplicates nothing: it was only renamed.
+            update["meta"] = {**item.meta, **({"renamed_from": rid} if rid in suffixed else {"duplicate_of": rid})}
+            suffixed.add(update["id"])
             summary.renamed_ids += 1
         seen.add(update.get("id", rid))
         changed = {k: v for k, v in update.items() if v != getattr(item, k)}
