@@ -22,6 +22,17 @@ def ingest_csv(tmp_path, run_cli, name: str, text: str, extra=()):
     return code, stdout, err, out
 
 
+def ingest_rows(tmp_path, run_cli, rows):
+    """Generic JSONL rows (id i, question q, options a|b, gold letter g) ingested; the records file."""
+    src = tmp_path / "d.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o.jsonl"
+    code, _, err = run_cli("ingest", src, "-f", "generic", "--origin", "native", "--lang", "fr", "-o", out,
+                           "--map", "question=q,options=a|b,answer=g,id=i")
+    assert code == 0, err
+    return out
+
+
 HEADER = "\ufeffuid,q,opt_a,opt_b,opt_c,gold\r\n"
 
 
@@ -167,12 +178,7 @@ def test_generic_repeated_ids_get_the_same_policy_and_a_suffix_never_collides(tm
     rows = [{"i": "x", "q": "Q1 ?", "a": "oui", "b": "non", "g": "A"},
             {"i": "x-2", "q": "Q2 ?", "a": "oui", "b": "non", "g": "B"},
             {"i": "x", "q": "Q3 ?", "a": "oui", "b": "non", "g": "A"}]
-    src = tmp_path / "d.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out = tmp_path / "o.jsonl"
-    code, _, err = run_cli("ingest", src, "-f", "generic", "--origin", "native", "--lang", "fr", "-o", out,
-                           "--map", "question=q,options=a|b,answer=g,id=i")
-    assert code == 0, err
+    out = ingest_rows(tmp_path, run_cli, rows)
     records = load_records(out)
     assert [r.id for r in records] == ["x", "x-2", "x-3"] and records[2].meta["duplicate_of"] == "x"
     assert validate_file(out).ok
@@ -181,12 +187,7 @@ def test_generic_repeated_ids_get_the_same_policy_and_a_suffix_never_collides(tm
 def test_a_genuine_id_equal_to_a_suffixed_one_is_renamed_not_called_a_duplicate(tmp_path, run_cli):
     rows = [{"i": "7", "q": f"Q{n} ?", "a": "oui", "b": "non", "g": "A"} for n in (1, 2)]
     rows.append({"i": "7-2", "q": "Q3 ?", "a": "oui", "b": "non", "g": "B"})
-    src = tmp_path / "d.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out = tmp_path / "o.jsonl"
-    code, _, err = run_cli("ingest", src, "-f", "generic", "--origin", "native", "--lang", "fr", "-o", out,
-                           "--map", "question=q,options=a|b,answer=g,id=i")
-    assert code == 0, err
+    out = ingest_rows(tmp_path, run_cli, rows)
     records = load_records(out)
     assert [r.id for r in records] == ["7", "7-2", "7-2-2"]
     assert [(r.meta.get("duplicate_of"), r.meta.get("renamed_from")) for r in records] == [
@@ -198,12 +199,7 @@ def test_ids_that_differ_only_by_spaces_or_invisible_characters_are_one_id(tmp_p
     """score and compare join ids as `join_key`s; ingest and validate must see the same ids, or eval's own
     output is refused later as a repeated row."""
     rows = [{"i": i, "q": f"Q{n} ?", "a": "oui", "b": "non", "g": "A"} for n, i in enumerate(["x1", "x1 ", "x1\u200b"])]
-    src = tmp_path / "d.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out = tmp_path / "o.jsonl"
-    code, _, err = run_cli("ingest", src, "-f", "generic", "--origin", "native", "--lang", "fr", "-o", out,
-                           "--map", "question=q,options=a|b,answer=g,id=i")
-    assert code == 0, err
+    out = ingest_rows(tmp_path, run_cli, rows)
     assert [r.id for r in load_records(out)] == ["x1", "x1-2", "x1-3"]
     assert validate_file(out).ok
     by_hand = tmp_path / "by_hand.jsonl"  # written by another tool: validate names the repeat
