@@ -80,10 +80,17 @@ def comma_list(choices: Iterable[str] | None = None) -> Callable[[str | None], s
     return check
 
 
+def non_finite(value: Any) -> str | None:
+    """Why a float is refused before any range check: NaN compares False with every bound."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    return None
+
+
 def positive(value: float | None) -> float | None:
     """Strictly above zero (a timeout, a number of epochs)."""
-    if value is not None and not math.isfinite(value):
-        raise typer.BadParameter(f"must be a finite number, got {value}")
+    if non_finite(value):
+        raise typer.BadParameter(non_finite(value))
     if value is not None and not value > 0:
         raise typer.BadParameter(f"must be > 0, got {value}")
     return value
@@ -114,8 +121,8 @@ def value_problem(name: str, value: Any) -> str | None:
     """Why `value` is not acceptable for setting `name` (by RANGES, CHOICES and the device names), or None."""
     if value is None:
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, got {value}"
+    if non_finite(value):
+        return non_finite(value)
     if name in RANGES and isinstance(value, int | float) and not isinstance(value, bool):
         low, inclusive = RANGES[name]
         if value < low or (value == low and not inclusive):

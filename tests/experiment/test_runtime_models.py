@@ -48,11 +48,11 @@ def test_real_auto_is_built_under_the_dtype_it_resolved_to(tmp_path, monkeypatch
         return out
 
     monkeypatch.setattr(realmodel, "build_real_model", build)
-    monkeypatch.setattr(realmodel, "fast_dtype", lambda: "float32")
+    monkeypatch.setattr(realmodel, "fast_dtype", lambda: "bfloat16")
     (tmp_path / "exp.yaml").write_text(EXP)
     rt = Runtime(load_experiment(tmp_path / "exp.yaml"), tmp_path / "work", log=lambda _m: None)
-    assert rt.model("real:auto") == rt.model("real:float32") == str(tmp_path / "work" / "models" / "real-float32")
-    assert calls == ["float32"]
+    assert rt.model("real:auto") == rt.model("real:bfloat16") == str(tmp_path / "work" / "models" / "real-bfloat16")
+    assert calls == ["bfloat16"]
 
 
 def test_a_build_stopped_before_its_marker_is_built_again(tmp_path, monkeypatch):

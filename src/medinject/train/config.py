@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import math
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..cli_values import non_finite
 from ..errors import InputError, MedinjectError, first_validation_problem
 from ..io import read_yaml as _read_yaml_file
 
@@ -99,9 +99,9 @@ RANGES: dict[str, tuple[float, bool]] = {
 
 
 def _out_of_range(key: str, value: Any) -> str | None:
-    # `value < low` is False for NaN, and an infinite learning rate trains to NaN weights without a word.
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number (got {value!r})"
+    # An infinite learning rate trains to NaN weights without a word.
+    if non_finite(value):
+        return non_finite(value)
     if key not in RANGES or not isinstance(value, int | float) or isinstance(value, bool):
         return None
     low, inclusive = RANGES[key]
