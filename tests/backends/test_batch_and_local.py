@@ -54,6 +54,21 @@ def test_transformers_backend_batches_and_caches(toy_model, tmp_path):
     assert [r.text for r in again] == [r.text for r in out]
 
 
+def test_a_reused_prompt_cache_continues_each_row_as_reading_it_whole_would(toy_model):
+    from medinject.backends.transformers_local import _PromptCache
+
+    be = make_backend("transformers", str(toy_model), cache=False, device="cpu")
+    prompts = ["Patient de 40 ans, fièvre et toux depuis trois jours.", "Question courte", "Douleur thoracique."]
+    # Rows out of order, one prompt twice, continuations of different lengths: padding sits between each
+    # prompt and its continuation, and must change nothing.
+    texts = [prompts[2] + '{"question": "Quel', prompts[0] + '{"q": "', prompts[0] + "x", prompts[1] + "{"]
+    like = ChatRequest(messages=[{"role": "user", "content": "q"}], max_tokens=8)
+    whole = be._generate(texts, 8, like)
+    reused = be._generate(texts, 8, like, prompts=_PromptCache(be.lm, be._encode, prompts))
+    assert reused == whole
+    assert len({text for text, *_ in whole}) > 1  # the rows differ: a misaligned cache would show
+
+
 def test_write_batch_from_the_cli_and_backend_errors(medqa_en, tmp_path, run_cli):
     src = medqa_en(5)
     code, out, err = run_cli("translate", src, "-o", tmp_path / "fr.jsonl", "--model", "gpt-4o", "--write-batch",
