@@ -75,3 +75,21 @@ def read_chat_template(path: str | Path) -> str:
     if not text.strip():
         raise InputError(path, "chat template file is empty")
     return text
+
+
+def cache_arg(model) -> str:
+    """The name of a causal LM's key/value cache argument: `cache` in recent transformers, `past_key_values` in
+    earlier 5.x releases."""
+    import inspect
+
+    key = getattr(model, "_medinject_cache_arg", None)
+    if key is None:
+        key = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        model._medinject_cache_arg = key
+    return key
+
+
+def returned_cache(out):
+    """The key/value cache a forward pass returned, under either name."""
+    new = getattr(out, "cache", None)
+    return new if new is not None else out.past_key_values

@@ -9,6 +9,7 @@ from ..chat import render, require_template
 from .base import ChatRequest, ChatResponse, Progress
 from .cache import RequestCache, open_cache
 from .guided import VERSION, guided_json, supported
+from .models import cache_arg, returned_cache
 from .structured import finish
 
 
@@ -116,7 +117,7 @@ class TransformersBackend:
         if stop is not None:
             kwargs["stopping_criteria"] = _stop_when(stop, self.tokenizer, start)
         if cache is not None:
-            kwargs[_cache_arg(self.lm)] = cache
+            kwargs[cache_arg(self.lm)] = cache
         with torch.inference_mode():
             out = self.lm.generate(**enc, **kwargs)
         eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
@@ -185,13 +186,6 @@ class TransformersBackend:
             self.cache.close()
 
 
-def _cache_arg(lm) -> str:
-    """Recent transformers name the cache argument `cache`, earlier 5.x releases `past_key_values`."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
-
-
 class _PromptCache:
     """The key/value cache of a batch of left-padded prompts, read once and reused by every later call.
 
@@ -209,8 +203,8 @@ class _PromptCache:
         self.lengths = sorted({len(p) for p in prompts}, reverse=True)
         with torch.inference_mode():
             out = lm(input_ids=self.ids, attention_mask=self.mask, position_ids=_positions(self.mask),
-                     use_cache=True, logits_to_keep=1, **{_cache_arg(lm): None})
-        self.cache = getattr(out, "cache", None) or out.past_key_values
+                     use_cache=True, logits_to_keep=1, **{cache_arg(lm): None})
+        self.cache = returned_cache(out)
 
     def _row(self, text: str) -> tuple[int, str]:
         for n in self.lengths:  # the longest prompt that starts the text

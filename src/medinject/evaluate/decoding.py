@@ -80,19 +80,11 @@ def load_model(model: str, adapter: str | None = None, *, device: str | None = N
 
 
 def _forward(model, cache=None, **kw):
-    """One forward pass with a key/value cache; (last-position float logits, cache).
+    """One forward pass with a key/value cache; (last-position float logits, cache)."""
+    from ..backends.models import cache_arg, returned_cache
 
-    Recent transformers name the cache argument `cache`, earlier 5.x releases `past_key_values`.
-    """
-    import inspect
-
-    key = getattr(model, "_medinject_cache_arg", None)
-    if key is None:
-        key = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-        model._medinject_cache_arg = key
-    out = model(**kw, **{key: cache}, use_cache=True, logits_to_keep=1)
-    new = getattr(out, "cache", None)
-    return out.logits[:, -1].float(), (new if new is not None else out.past_key_values)
+    out = model(**kw, **{cache_arg(model): cache}, use_cache=True, logits_to_keep=1)
+    return out.logits[:, -1].float(), returned_cache(out)
 
 
 def _shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
