@@ -10,6 +10,7 @@ REC = {"id": "r1", "task": "mcqu", "question": "Q ?", "options": {"A": "a", "B":
        "origin": "native", "source": "t"}
 PRED = {"id": "o1", "task": "oeq", "question": "Q ?", "reference": "ref", "prediction": "pred"}
 URL = ["--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--cache", "off"]
+LOCAL = ["--backend", "transformers", "--model", "{d}/adapter", "--cache", "off"]
 
 
 def _files(root: Path) -> None:
@@ -57,6 +58,14 @@ CASES = {
                        "{d}/p.jsonl", "{d}"),
     "train": (["train", "-c", "{d}/train.yaml"], None, "output_dir={d}/r.jsonl", "output_dir={d}"),
     "merge": (["merge", "{d}/adapter"], "-o", "{d}/adapter", "{d}/adapter/merged"),
+    # A local model folder is an input of the LLM stages too (the adapter folder stands in: it is refused
+    # before anything is loaded).
+    "translate --model DIR": (["translate", "{d}/r.jsonl", *LOCAL], "-o", "{d}/adapter", "{d}/adapter/fr.jsonl"),
+    "synthesize --model DIR": (["synthesize", "{d}/passages.jsonl", *LOCAL], "-o", "{d}/adapter",
+                               "{d}/adapter/syn.jsonl"),
+    "judge --model DIR": (["judge", "{d}/p.jsonl", *LOCAL], "-o", "{d}/adapter", "{d}/adapter/judge"),
+    "curate --judge-model DIR": (["curate", "{d}/r.jsonl", "--judge-backend", "transformers", "--judge-model",
+                                  "{d}/adapter", "--judge-cache", "off"], "-o", "{d}/adapter", "{d}/adapter/cur"),
 }
 
 
@@ -77,7 +86,7 @@ def test_output_on_an_input_is_refused(tmp_path, run_cli, verb, which):
     assert code == 2, (out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    assert "input" in lines[0] and str(tmp_path) in lines[0], lines[0]
+    assert " the input " in lines[0] and str(tmp_path) in lines[0], lines[0]
     assert _snapshot(tmp_path) == before  # no input byte changed, nothing written
     assert {p.name for p in tmp_path.iterdir()} == {Path(k).parts[0] for k in before}
 

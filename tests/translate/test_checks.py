@@ -29,6 +29,23 @@ def test_good_translation_passes_and_keeps_letters():
     assert fr.meta["prompt_version"] == "v"
 
 
+def test_options_copied_through_in_english_are_rejected_even_under_a_french_question():
+    out = {"question": FR["question"], "options": dict(EN.options)}
+    reason, detail = check_translation(payload(EN), out)
+    assert reason == "untranslated_options" and "A, B, C, D are the source text" in detail
+    # The same names in both languages, or codes with nothing to translate, are not a copy-through.
+    src = {"question": "Which immunoglobulin crosses the placenta?", "options": {"A": "IgG", "B": "IgM", "C": "IgA"}}
+    fr = {"question": "Quelle immunoglobuline de la mère traverse le placenta pendant la grossesse ?",
+          "options": dict(src["options"])}
+    assert check_translation(src, fr) is None
+    src = {"question": "What is the normal central venous pressure?", "options": {"A": "2 mmHg", "B": "10 mmHg"}}
+    fr = {"question": "Quelle est la valeur normale de la pression veineuse centrale chez un adulte ?",
+          "options": dict(src["options"])}
+    assert check_translation(src, fr) is None
+    partly = {"question": FR["question"], "options": {**FR["options"], "A": "Pulmonary embolism"}}
+    assert check_translation(payload(EN), partly) is None
+
+
 @pytest.mark.parametrize("change, reason", [
     (lambda d: d["options"].update(B="  "), "empty"),
     (lambda d: d.update(question="A 45-year-old man takes 2.5 mg of warfarin daily and 1,000 IU of vitamin D. "

@@ -108,8 +108,10 @@ def llm_options(command: Callable[..., Any] | None = None, *, prefix: str = "", 
         values = [kwargs.pop(name) for name, _, _ in shared]
         spec = None if optional and not values[1] else spec_from_options(*values)
         if spec is not None:
-            # The files behind the options, for the verb's input/output overlap check (`io.refuse_overwrite`).
-            spec.files = {"prices": values[6], "cache": cache_path(values[5])}
+            # The files behind the options, for the verb's input/output overlap check (`io.refuse_overwrite`):
+            # the prices file, and the model when it is a local folder (no output may land inside it).
+            local = [values[1]] if values[1] and Path(values[1]).expanduser().exists() else []
+            spec.files = {"inputs": [values[6], *local], "cache": cache_path(values[5])}
         return command(**kwargs, **{arg: spec})
 
     wrapper.__signature__ = sig.replace(parameters=own + added)  # type: ignore[attr-defined]

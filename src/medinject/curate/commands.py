@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         from .pipeline import run_curate
 
         files = judge_spec.files if judge_spec is not None else {}
-        refuse_overwrite([*inputs, *(eval_files or ()), files.get("prices")], [out, files.get("cache")])
+        refuse_overwrite([*inputs, *(eval_files or ()), *files.get("inputs", ())], [out, files.get("cache")])
         settings = parse_sets(sets)
         for key, value in (("threshold", threshold), ("shingle_size", shingle_size), ("workers", workers),
                            ("quality_threshold", quality_threshold)):

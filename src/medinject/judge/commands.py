@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         from .judge import run_judge, summary_markdown
 
         answers, wanted = parse_specs(predictions, systems), _modes(modes)
-        refuse_overwrite([*(p for p, _ in answers), prompt_dir, spec.files.get("prices")],
+        refuse_overwrite([*(p for p, _ in answers), prompt_dir, *spec.files.get("inputs", ())],
                          [out, spec.files.get("cache")])
         backend = spec.build()
         try:

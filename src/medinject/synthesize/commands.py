@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         from ..io import refuse_overwrite
         from .synthesize import run_synthesize
 
-        refuse_overwrite([passages, kinds_dir, spec.files.get("prices")], [out, rejected, spec.files.get("cache")])
+        refuse_overwrite([passages, kinds_dir, *spec.files.get("inputs", ())], [out, rejected, spec.files.get("cache")])
         summary = run_synthesize(passages, out, spec, kinds=kinds.split(",") if kinds else None, kinds_dir=kinds_dir,
                                  per_passage=per_passage, limit=limit, temperature=temperature,
                                  max_tokens=max_tokens, rejected_path=rejected, max_chars=max_chars,

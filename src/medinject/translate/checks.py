@@ -158,6 +158,9 @@ def check_translation(src: dict[str, Any], out: dict[str, Any]) -> tuple[str, st
         lang = detect_language(fr_text)
         if lang != "fr":
             return "not_french", f"language detected: {lang}"
+    copied = _copied_options(src.get("options"), out.get("options"))
+    if copied:
+        return "untranslated_options", copied
     en_len, fr_len = sum(len(v) for v in pairs.values()), len(fr_text) - (len(got) - 1)
     ratio = fr_len / max(en_len, 1)
     if not RECORD_RATIO[0] <= ratio <= RECORD_RATIO[1]:
@@ -177,6 +180,22 @@ def check_translation(src: dict[str, Any], out: dict[str, Any]) -> tuple[str, st
             [f"added {', '.join(extra[:5])}"] if extra else [])
         return "numbers", "; ".join(parts)
     return None
+
+
+def _copied_options(src: Any, out: Any) -> str | None:
+    """Why the options count as left untranslated, or None: every option came back as its source text and they
+    do not read as French. The record as a whole can still pass the language check on a French question
+    ("force. / puissance." copied as "strength. / power.", measured on SmolLM2); an option that is the same in
+    both languages (a drug name, an eponym, a number) is judged together with the others, not alone."""
+    if not isinstance(src, dict) or not isinstance(out, dict) or len(out) < 2:
+        return None
+    if any(match_key(str(out[k])) != match_key(str(src.get(k, ""))) for k in out):
+        return None
+    text = " ".join(str(v) for v in out.values())
+    if not re.search(r"[^\W\d_]{5,}", text):  # codes, units and numbers only (IgG, mmHg): nothing to translate
+        return None
+    lang = detect_language(text)
+    return None if lang == "fr" else f"options {', '.join(out)} are the source text (language detected: {lang})"
 
 
 def _merged_options(src: Any, out: Any) -> tuple[str, str] | None:

@@ -30,7 +30,8 @@ def register(app: typer.Typer) -> None:
         from ..io import refuse_overwrite
         from .translate import run_translate
 
-        refuse_overwrite([src, prompt, spec.files.get("prices")], [out, rejected, write_batch, spec.files.get("cache")])
+        refuse_overwrite([src, prompt, *spec.files.get("inputs", ())],
+                         [out, rejected, write_batch, spec.files.get("cache")])
         if write_batch is not None:
             from ..backends.batch_api import write_batch_file
             from ..backends.cache import open_cache
@@ -95,7 +96,7 @@ def register(app: typer.Typer) -> None:
             raise MedinjectError("give --model (a translator to run) or --hypotheses and --references")
         from .evaluate import run_translate_eval
 
-        refuse_overwrite([data, spec.files.get("prices")], [out, spec.files.get("cache")])
+        refuse_overwrite([data, *spec.files.get("inputs", ())], [out, spec.files.get("cache")])
         r = run_translate_eval(spec, data_dir=data, sets=sets.split(",") if sets else None, sample=sample or None,
                                seed=seed, max_tokens=max_tokens, out_path=out, progress=not no_progress)
         typer.echo(f"{r['model']} on {r['pairs']} WMT biomedical EN->FR pairs ({r['failed']} failed requests)")
