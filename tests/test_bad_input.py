@@ -179,3 +179,20 @@ def test_real_console_script_exits_2_without_traceback(tmp_path, name):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and expect[-1] in proc.stderr and "Traceback" not in proc.stderr
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("verb", ["translate", "judge"])
+def test_a_missing_prompt_is_named_before_any_model_loads(tmp_path, run_cli, verb):
+    # An empty folder as the model: loading it would fail with "cannot load model"; the prompt is read first.
+    (tmp_path / "model").mkdir()
+    (tmp_path / "prompts").mkdir()
+    rec = ({"id": "r1", "task": "mcqu", "question": "Q ?", "options": {"A": "a", "B": "b"}, "answer": ["A"],
+            "origin": "native", "source": "t", "lang": "en"} if verb == "translate" else
+           {"id": "o1", "task": "oeq", "question": "Q ?", "reference": "ref", "prediction": "pred"})
+    (tmp_path / "p.jsonl").write_text(json.dumps(rec) + "\n")
+    prompt = ["--prompt", "record-fewshoot"] if verb == "translate" else ["--prompt-dir", tmp_path / "prompts"]
+    code, _, err = run_cli(verb, tmp_path / "p.jsonl", "-o", tmp_path / "out", *prompt, "--backend",
+                           "transformers", "--model", tmp_path / "model", "--cache", "off")
+    assert code == 2, err
+    assert ("record-fewshoot" if verb == "translate" else "judge prompt") in err and "cannot load" not in err
+    assert not (tmp_path / "out").exists()

@@ -15,6 +15,11 @@ def test_cli_builds_a_model_that_loads_offline_and_generates(tmp_path, run_cli):
 
     code, stdout, _ = run_cli("toy-model", tmp_path / "m")
     assert code == 0 and "toy model (tiny)" in stdout
+    # Readable like any file the user writes: transformers saves its weights owner-only (0600).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {f.name: f.stat().st_mode & 0o777 for f in (tmp_path / "m").iterdir()}["model.safetensors"] == \
+        0o666 & ~umask
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "m")
     tok = AutoTokenizer.from_pretrained(tmp_path / "m")
     assert model.config.model_type == "qwen3"

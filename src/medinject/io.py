@@ -103,6 +103,9 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp's folder is owner-only; an export is an ordinary folder
+        for f in tmp.rglob("*"):  # so are the files some writers make through a temporary file (safetensors)
+            if f.is_file() and not f.is_symlink() and not f.stat().st_mode & 0o077:
+                os.chmod(f, 0o666 & ~_UMASK)
         if path.exists():
             path.rmdir()
         os.replace(tmp, path)

@@ -44,6 +44,10 @@ def register(app: typer.Typer) -> None:
         answers, wanted = parse_specs(predictions, systems), _modes(modes)
         refuse_overwrite([*(p for p, _ in answers), prompt_dir, *spec.files.get("inputs", ())],
                          [out, spec.files.get("cache")])
+        from .verdicts import load_prompt
+
+        for mode in [*wanted, *(["pairwise"] if pairwise != "none" else [])]:  # fail before a model loads
+            load_prompt(mode, lang, prompt_dir)
         backend = spec.build()
         try:
             summary = run_judge(answers, out, backend=backend, backend_kind=spec.kind, modes=wanted,

@@ -174,10 +174,11 @@ def run_translate(in_path: str | Path, out_path: str | Path, backend: Backend | 
         records = records[:limit]
     if not records:
         raise MedinjectError(f"{in_path}: no records to translate")
+    prompt = load_prompt("record", prompt_file)  # a mistyped prompt name fails before a model loads
     be, owned = _backend(backend)
     warm_up_language_model()
     try:
-        tr = RecordTranslator(be.model, prompt=load_prompt("record", prompt_file), max_tokens=max_tokens,
+        tr = RecordTranslator(be.model, prompt=prompt, max_tokens=max_tokens,
                               temperature=temperature, source_lang=source_lang)
         fingerprint = {"model": be.model, "prompt_version": tr.prompt.version, "input": str(in_path),
                        "input_sha256": sha256_file(in_path), "limit": limit, "max_tokens": max_tokens,
