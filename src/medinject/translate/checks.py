@@ -185,8 +185,8 @@ def check_translation(src: dict[str, Any], out: dict[str, Any]) -> tuple[str, st
 def _copied_options(src: Any, out: Any) -> str | None:
     """Why the options count as left untranslated, or None: every option came back as its source text and they
     do not read as French. The record as a whole can still pass the language check on a French question
-    ("force. / puissance." copied as "strength. / power.", measured on SmolLM2); an option that is the same in
-    both languages (a drug name, an eponym, a number) is judged together with the others, not alone."""
+    (SmolLM2-135M wrote one over "strength. / power. / stride length. / stamina.", copied from MMLU); an option
+    that is the same in both languages (a drug name, an eponym, a number) is judged with the others, not alone."""
     if not isinstance(src, dict) or not isinstance(out, dict) or len(out) < 2:
         return None
     if any(match_key(str(out[k])) != match_key(str(src.get(k, ""))) for k in out):
