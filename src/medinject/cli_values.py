@@ -89,8 +89,8 @@ def non_finite(value: Any) -> str | None:
 
 def positive(value: float | None) -> float | None:
     """Strictly above zero (a timeout, a number of epochs)."""
-    if non_finite(value):
-        raise typer.BadParameter(non_finite(value))
+    if why := non_finite(value):
+        raise typer.BadParameter(why)
     if value is not None and not value > 0:
         raise typer.BadParameter(f"must be > 0, got {value}")
     return value
@@ -121,8 +121,8 @@ def value_problem(name: str, value: Any) -> str | None:
     """Why `value` is not acceptable for setting `name` (by RANGES, CHOICES and the device names), or None."""
     if value is None:
         return None
-    if non_finite(value):
-        return non_finite(value)
+    if why := non_finite(value):
+        return why
     if name in RANGES and isinstance(value, int | float) and not isinstance(value, bool):
         low, inclusive = RANGES[name]
         if value < low or (value == low and not inclusive):

@@ -100,8 +100,8 @@ RANGES: dict[str, tuple[float, bool]] = {
 
 def _out_of_range(key: str, value: Any) -> str | None:
     # An infinite learning rate trains to NaN weights without a word.
-    if non_finite(value):
-        return non_finite(value)
+    if why := non_finite(value):
+        return why
     if key not in RANGES or not isinstance(value, int | float) or isinstance(value, bool):
         return None
     low, inclusive = RANGES[key]
